@@ -1,0 +1,144 @@
+package dev.hoist.contract;
+
+/**
+ * The public event-bus contract of Hoist: every address and message field the four verticles use
+ * to talk to each other, and that an embedding application may use to talk to them.
+ *
+ * <p>All messages are {@link io.vertx.core.json.JsonObject}s so that they cross a cluster and other
+ * languages unchanged. Requests that fail are answered with {@code message.fail(status, text)}, where
+ * {@code status} is an HTTP-like code and {@code text} is {@code "<error_code>: <human message>"}
+ * (see {@link ErrorCode} and {@link Failures}). {@code docs/event-bus.md} describes each message.
+ *
+ * <p>Names are stable: add fields, never rename or repurpose one.
+ */
+public final class EventBusContract {
+
+  private EventBusContract() {
+  }
+
+  /** Prefix of every Hoist address, so a host application can tell them apart from its own. */
+  public static final String PREFIX = "hoist.";
+
+  // ---------------------------------------------------------------- registry (owner of operations)
+
+  /** Request {@code {model_name, ...options}} → the new operation (REST shape). Fails 400/404. */
+  public static final String OPS_CREATE = PREFIX + "ops.create";
+  /** Request {@code {operation_id}} → the operation (REST shape). Fails 404. */
+  public static final String OPS_GET = PREFIX + "ops.get";
+  /** Request {@code {}} → {@code {operations: [...]}}, newest first. */
+  public static final String OPS_LIST = PREFIX + "ops.list";
+  /** Request {@code {operation_id}} → {@code {}}; removes a finished operation. Fails 404/409. */
+  public static final String OPS_DELETE = PREFIX + "ops.delete";
+  /**
+   * Published by the registry on every change of an operation: the operation (REST shape, with
+   * {@link #SEQ}), or {@code {operation_id, seq, removed: true}} when it is dropped.
+   */
+  public static final String OPS_UPDATES = PREFIX + "ops.updates";
+  /** Sent (no reply) by the stages to the registry: progress, logs and results of a stage. */
+  public static final String OPS_REPORT = PREFIX + "ops.report";
+  /** Request {@code {}} → {@code {models: [...]}}: the catalog with download and load state. */
+  public static final String MODELS_LIST = PREFIX + "models.list";
+
+  // ---------------------------------------------------------------- stages
+
+  /** Request: start downloading a model for an operation; replied to at once with {@code {accepted: true}}. */
+  public static final String DOWNLOAD_START = PREFIX + "download.start";
+  /** Request {@code {models: [{repo, revision, hub}]}} → {@code {models: [{..., downloaded}]}}. */
+  public static final String DOWNLOAD_CACHED = PREFIX + "download.cached";
+  /** Request: page a downloaded model into memory; replied to at once with {@code {accepted: true}}. */
+  public static final String LOAD_START = PREFIX + "load.start";
+  /** Request {@code {}} → {@code {models: [...]}}: models resident in memory on this node. */
+  public static final String LOAD_RESIDENT = PREFIX + "load.resident";
+
+  // ---------------------------------------------------------------- liveness
+
+  /** Each verticle answers {@code {verticle: name}} on {@code PING_PREFIX + name}. */
+  public static final String PING_PREFIX = PREFIX + "ping.";
+  public static final String VERTICLE_REGISTRY = "registry";
+  public static final String VERTICLE_DOWNLOAD = "download";
+  public static final String VERTICLE_LOAD = "load";
+  public static final String VERTICLE_GATEWAY = "gateway";
+
+  // ---------------------------------------------------------------- operation fields (REST shape)
+
+  public static final String OPERATION_ID = "operation_id";
+  public static final String MODEL_NAME = "model_name";
+  public static final String REPO = "repo";
+  public static final String REVISION = "revision";
+  /** The name of a hub from configuration ("mirror", "huggingface"); never a URL from a request. */
+  public static final String HUB = "hub";
+  public static final String COMMIT = "commit";
+  /** One of {@link OperationStatus}'s wire names. */
+  public static final String STATUS = "status";
+  /** Integer 0–100; never decreases. */
+  public static final String PROGRESS = "progress";
+  public static final String MESSAGE = "message";
+  /** Array of strings, the newest last, at most MAX_PROGRESS_ENTRIES. */
+  public static final String LOGS = "logs";
+  public static final String CREATED_AT = "created_at";
+  public static final String UPDATED_AT = "updated_at";
+  /** Grows by one on every change of an operation. */
+  public static final String SEQ = "seq";
+  /** The current stage's detail object (fields below). */
+  public static final String STAGE = "stage";
+  /** Files of the model: {@code [{path, size, bytes_done}]}. */
+  public static final String FILES = "files";
+  /** The loaded model's summary, set while finalizing. */
+  public static final String SUMMARY = "summary";
+  /** {@code {code, message, retryable}} on failure. */
+  public static final String ERROR = "error";
+  public static final String REMOVED = "removed";
+
+  // ---------------------------------------------------------------- stage detail fields
+
+  public static final String STAGE_NAME = "name";
+  public static final String BYTES_DONE = "bytes_done";
+  public static final String BYTES_TOTAL = "bytes_total";
+  public static final String BYTES_PER_SECOND = "bytes_per_second";
+  public static final String ETA_SECONDS = "eta_seconds";
+  public static final String CURRENT_FILE = "current_file";
+  public static final String FILES_DONE = "files_done";
+  public static final String FILES_TOTAL = "files_total";
+
+  // ---------------------------------------------------------------- file fields
+
+  public static final String PATH = "path";
+  public static final String SIZE = "size";
+  public static final String SHA256 = "sha256";
+  public static final String LOCAL_PATH = "local_path";
+
+  // ---------------------------------------------------------------- error fields
+
+  public static final String CODE = "code";
+  public static final String RETRYABLE = "retryable";
+
+  // ---------------------------------------------------------------- stage commands and reports
+
+  /** Counts the runs of an operation; a report from an older attempt is ignored. */
+  public static final String ATTEMPT = "attempt";
+  /** Report kind: one of {@link #KIND_PROGRESS}, {@link #KIND_COMPLETED}, {@link #KIND_FAILED}. */
+  public static final String KIND = "kind";
+  public static final String KIND_PROGRESS = "progress";
+  public static final String KIND_COMPLETED = "completed";
+  public static final String KIND_FAILED = "failed";
+  /** A log line (string) carried by a report; {@link #LOG_LEVEL} says how to show it. */
+  public static final String LOG = "log";
+  public static final String LOG_LEVEL = "log_level";
+  public static final String LEVEL_INFO = "info";
+  public static final String LEVEL_WARN = "warn";
+  public static final String LEVEL_ERROR = "error";
+  /** In a download report: {@code {path: bytes_done}} for the files that moved since the last one. */
+  public static final String FILE_PROGRESS = "file_progress";
+  /** A completed stage's result object. */
+  public static final String RESULT = "result";
+  /** Where a downloaded snapshot lives on disk (a directory). */
+  public static final String SNAPSHOT_DIR = "snapshot_dir";
+  /** A model key, {@code repo@commit}, naming a resident model. */
+  public static final String MODEL_KEY = "model_key";
+  public static final String ACCEPTED = "accepted";
+  public static final String OPERATIONS = "operations";
+  public static final String MODELS = "models";
+  public static final String DOWNLOADED = "downloaded";
+  public static final String LOADED = "loaded";
+  public static final String VERTICLE = "verticle";
+}

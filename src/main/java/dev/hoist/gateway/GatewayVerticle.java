@@ -1,0 +1,187 @@
+package dev.hoist.gateway;
+
+import static dev.hoist.contract.EventBusContract.*;
+
+import dev.hoist.HoistConfig;
+import dev.hoist.contract.ErrorCode;
+import dev.hoist.contract.HoistException;
+import dev.hoist.mirror.HubMirror;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of Hoist: the REST API, WebSocket push, the dashboard, health, and the embedded hub
+ * mirror. Every route turns into an event-bus request; the gateway holds no operation state.
+ */
+public class GatewayVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(GatewayVerticle.class);
+  static final String WS_PATH = "/api/llm/ws";
+  private static final long MAX_BODY_BYTES = 64 * 1024;
+  private static final long PING_TIMEOUT_MS = 2_000;
+
+  private HoistConfig settings;
+  private DeliveryOptions requestOptions;
+  private HttpServer server;
+  private LiveUpdates live;
+  private MessageConsumer<JsonObject> ping;
+  private volatile int actualPort = -1;
+
+  @Override
+  public Future<?> start() {
+    settings = new HoistConfig(config()).validate();
+    requestOptions = new DeliveryOptions().setSendTimeout(settings.requestTimeoutMs());
+    live = new LiveUpdates(vertx, settings.requestTimeoutMs());
+    HubMirror mirror = settings.mirrorEnabled() ? new HubMirror(vertx, settings.mirrorDir()) : null;
+    ping = vertx.eventBus().consumer(PING_PREFIX + VERTICLE_GATEWAY, m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_GATEWAY)));
+    Future<Void> mirrorReady = mirror == null ? Future.succeededFuture() : mirror.prepare(settings.mirrorDemoModels());
+    return Future.all(live.start(), ping.completion(), mirrorReady)
+        .compose(v -> {
+          server = vertx.createHttpServer(new HttpServerOptions().setHost(settings.httpHost()).setPort(settings.httpPort()))
+              .requestHandler(router(mirror))
+              .webSocketHandshakeHandler(this::handshake)
+              .webSocketHandler(live::accept);
+          return server.listen();
+        })
+        .onSuccess(s -> {
+          actualPort = s.actualPort();
+          log.info("Gateway listening on http://{}:{}", settings.httpHost(), actualPort);
+        });
+  }
+
+  /** The port the server is bound to (useful with port 0), or -1 before it is. */
+  public int actualPort() {
+    return actualPort;
+  }
+
+  private Router router(HubMirror mirror) {
+    Router router = Router.router(vertx);
+    router.route("/api/*").handler(BodyHandler.create().setBodyLimit(MAX_BODY_BYTES).setHandleFileUploads(false));
+
+    router.post("/api/llm/load").handler(this::startLoad);
+    router.get("/api/llm/progress").handler(this::listOperations);
+    router.get("/api/llm/progress/:operation_id").handler(this::getOperation);
+    router.delete("/api/llm/progress/:operation_id").handler(this::deleteOperation);
+    router.get("/api/llm/models").handler(this::listModels);
+    router.get("/health").handler(this::health);
+    if (mirror != null) {
+      router.route("/hub/*").subRouter(mirror.router());
+    }
+    router.route("/api/*").handler(ctx -> ctx.fail(404));
+    router.route("/*").handler(StaticHandler.create(settings.webroot()).setCachingEnabled(false));
+
+    router.route().failureHandler(ApiErrors::handle);
+    return router;
+  }
+
+  // ------------------------------------------------------------------ routes
+
+  private void startLoad(RoutingContext ctx) {
+    JsonObject body = jsonBody(ctx);
+    request(OPS_CREATE, body).onSuccess(op -> ctx.response().setStatusCode(202)
+        .putHeader("Content-Type", "application/json")
+        .putHeader("Location", "/api/llm/progress/" + op.getString(OPERATION_ID))
+        .end(new JsonObject()
+            .put(OPERATION_ID, op.getString(OPERATION_ID))
+            .put(MESSAGE, "Model loading started for " + op.getString(MODEL_NAME))
+            .put(STATUS, "started")
+            .encode()))
+        .onFailure(ctx::fail);
+  }
+
+  private void listOperations(RoutingContext ctx) {
+    request(OPS_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
+  }
+
+  private void getOperation(RoutingContext ctx) {
+    request(OPS_GET, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
+  }
+
+  private void deleteOperation(RoutingContext ctx) {
+    request(OPS_DELETE, idOf(ctx)).onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
+  }
+
+  private void listModels(RoutingContext ctx) {
+    request(MODELS_LIST, new JsonObject()).onSuccess(models -> json(ctx, models)).onFailure(ctx::fail);
+  }
+
+  /** 200 once every verticle answers on the event bus. */
+  private void health(RoutingContext ctx) {
+    Map<String, Future<Message<Object>>> pings = new LinkedHashMap<>();
+    DeliveryOptions quick = new DeliveryOptions().setSendTimeout(PING_TIMEOUT_MS);
+    for (String name : List.of(VERTICLE_REGISTRY, VERTICLE_DOWNLOAD, VERTICLE_LOAD, VERTICLE_GATEWAY)) {
+      pings.put(name, vertx.eventBus().request(PING_PREFIX + name, new JsonObject(), quick));
+    }
+    Future.join(new ArrayList<>(pings.values())).onComplete(ar -> {
+      JsonObject checks = new JsonObject();
+      boolean up = true;
+      for (Map.Entry<String, Future<Message<Object>>> e : pings.entrySet()) {
+        checks.put(e.getKey(), e.getValue().succeeded() ? "UP" : "DOWN");
+        up &= e.getValue().succeeded();
+      }
+      ctx.response().setStatusCode(up ? 200 : 503).putHeader("Content-Type", "application/json")
+          .end(new JsonObject().put("status", up ? "UP" : "DOWN").put("checks", checks).encode());
+    });
+  }
+
+  private void handshake(ServerWebSocketHandshake handshake) {
+    if (WS_PATH.equals(handshake.path())) {
+      handshake.accept();
+    } else {
+      handshake.reject(404);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private Future<JsonObject> request(String address, JsonObject body) {
+    return vertx.eventBus().<JsonObject>request(address, body, requestOptions).map(Message::body);
+  }
+
+  private static JsonObject idOf(RoutingContext ctx) {
+    return new JsonObject().put(OPERATION_ID, ctx.pathParam("operation_id"));
+  }
+
+  private static JsonObject jsonBody(RoutingContext ctx) {
+    String type = ctx.request().getHeader("Content-Type");
+    if (type == null || !type.toLowerCase().startsWith("application/json")) {
+      throw new HoistException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the request body as JSON with Content-Type: application/json");
+    }
+    String text = ctx.body().buffer() == null ? "" : ctx.body().asString().trim();
+    if (!text.startsWith("{")) {
+      throw new HoistException(ErrorCode.BAD_REQUEST, "request body must be a JSON object like {\"model_name\": \"demo-tiny\"}");
+    }
+    try {
+      return new JsonObject(text);
+    } catch (DecodeException e) {
+      throw new HoistException(ErrorCode.BAD_REQUEST, "request body is not valid JSON");
+    }
+  }
+
+  private static void json(RoutingContext ctx, JsonObject body) {
+    ctx.response().putHeader("Content-Type", "application/json").end(body.encode());
+  }
+
+  @Override
+  public Future<?> stop() {
+    return Future.all(live.stop(), ping.unregister(), server == null ? Future.succeededFuture() : server.close());
+  }
+}

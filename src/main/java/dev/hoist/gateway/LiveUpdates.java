@@ -1,0 +1,214 @@
+package dev.hoist.gateway;
+
+import static dev.hoist.contract.EventBusContract.*;
+
+import dev.hoist.contract.ErrorCode;
+import dev.hoist.contract.Failures;
+import dev.hoist.contract.HoistException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fans the registry's published changes out to WebSocket subscribers. A subscriber gets a snapshot
+ * of each matching operation, then every change in order with consecutive {@code seq}s; a change
+ * that arrives while its snapshot is on the way waits for it, so nothing is sent twice or out of
+ * order. Each change is serialized once and the same text goes to every subscriber.
+ */
+final class LiveUpdates {
+
+  private static final Logger log = LoggerFactory.getLogger(LiveUpdates.class);
+  static final String ALL = "*";
+  private static final int MAX_MESSAGE_CHARS = 4096;
+
+  private final Vertx vertx;
+  private final DeliveryOptions requestOptions;
+  private final Set<Subscriber> subscribers = new HashSet<>();
+  private MessageConsumer<JsonObject> consumer;
+
+  LiveUpdates(Vertx vertx, long requestTimeoutMs) {
+    this.vertx = vertx;
+    this.requestOptions = new DeliveryOptions().setSendTimeout(requestTimeoutMs);
+  }
+
+  Future<Void> start() {
+    consumer = vertx.eventBus().consumer(OPS_UPDATES, this::onChange);
+    return consumer.completion();
+  }
+
+  Future<Void> stop() {
+    subscribers.forEach(s -> s.ws.close());
+    return consumer == null ? Future.succeededFuture() : consumer.unregister();
+  }
+
+  int connections() {
+    return subscribers.size();
+  }
+
+  void accept(ServerWebSocket ws) {
+    Subscriber s = new Subscriber(ws);
+    subscribers.add(s);
+    ws.textMessageHandler(s::onText);
+    ws.binaryMessageHandler(b -> s.sendError(ErrorCode.BAD_REQUEST, "binary messages are not understood; send JSON text"));
+    ws.closeHandler(v -> subscribers.remove(s));
+    ws.exceptionHandler(err -> log.debug("WebSocket error: {}", err.getMessage()));
+  }
+
+  private void onChange(Message<JsonObject> msg) {
+    JsonObject change = msg.body();
+    String id = change.getString(OPERATION_ID);
+    long seq = change.getLong(SEQ, 0L);
+    String frame = null;
+    for (Subscriber s : subscribers) {
+      if (s.wants(id)) {
+        if (frame == null) {
+          frame = frame(change.getBoolean(REMOVED, false) ? "removed" : "update", change);
+        }
+        s.deliver(id, seq, frame);
+      }
+    }
+  }
+
+  static String frame(String type, JsonObject op) {
+    JsonObject out = new JsonObject().put("type", type);
+    if ("removed".equals(type)) {
+      out.put(OPERATION_ID, op.getString(OPERATION_ID)).put(SEQ, op.getLong(SEQ));
+    } else {
+      out.mergeIn(op);
+    }
+    return out.encode();
+  }
+
+  /** One WebSocket connection and what it follows. */
+  private final class Subscriber {
+    final ServerWebSocket ws;
+    final Set<String> topics = new HashSet<>();
+    final Map<String, Long> lastSeq = new HashMap<>();
+    /** Snapshots on the way; while any is, changes queue up in arrival order. */
+    int syncing;
+    final List<Object[]> backlog = new ArrayList<>(); // {id, seq, frame}
+    /** Latest frame per operation while the socket's write queue is full. */
+    final Map<String, Object[]> coalesced = new LinkedHashMap<>();
+
+    Subscriber(ServerWebSocket ws) {
+      this.ws = ws;
+    }
+
+    boolean wants(String id) {
+      return topics.contains(ALL) || topics.contains(id);
+    }
+
+    void onText(String text) {
+      if (text.length() > MAX_MESSAGE_CHARS) {
+        sendError(ErrorCode.BAD_REQUEST, "message too long (" + text.length() + " characters, at most " + MAX_MESSAGE_CHARS + ")");
+        return;
+      }
+      JsonObject msg;
+      try {
+        msg = new JsonObject(text);
+      } catch (DecodeException | ClassCastException e) {
+        sendError(ErrorCode.BAD_REQUEST, "message is not a JSON object; send {\"type\":\"subscribe\",\"operation_id\":\"<id>\" or \"*\"}");
+        return;
+      }
+      Object type = msg.getValue("type");
+      Object id = msg.getValue(OPERATION_ID);
+      if (!(id instanceof String) || ((String) id).isEmpty() || ((String) id).length() > 128) {
+        sendError(ErrorCode.BAD_REQUEST, "operation_id must be an operation's id or \"*\"");
+        return;
+      }
+      if ("subscribe".equals(type)) {
+        subscribe((String) id);
+      } else if ("unsubscribe".equals(type)) {
+        topics.remove(id);
+        send(new JsonObject().put("type", "unsubscribed").put(OPERATION_ID, id).encode());
+      } else {
+        sendError(ErrorCode.BAD_REQUEST, "unknown message type '" + type + "'; use subscribe or unsubscribe");
+      }
+    }
+
+    void subscribe(String id) {
+      topics.add(id);
+      syncing++;
+      Future<JsonArray> snapshot = ALL.equals(id)
+          ? vertx.eventBus().<JsonObject>request(OPS_LIST, new JsonObject(), requestOptions)
+              .map(m -> m.body().getJsonArray(OPERATIONS))
+          : vertx.eventBus().<JsonObject>request(OPS_GET, new JsonObject().put(OPERATION_ID, id), requestOptions)
+              .map(m -> new JsonArray().add(m.body()));
+      snapshot.onComplete(ar -> {
+        syncing--;
+        if (ar.succeeded()) {
+          JsonArray ops = ar.result();
+          for (int i = 0; i < ops.size(); i++) {
+            JsonObject op = ops.getJsonObject(i);
+            String opId = op.getString(OPERATION_ID);
+            long seq = op.getLong(SEQ, 0L);
+            if (seq > lastSeq.getOrDefault(opId, 0L)) {
+              lastSeq.put(opId, seq);
+              send(frame("snapshot", op));
+            }
+          }
+          send(new JsonObject().put("type", "subscribed").put(OPERATION_ID, id).put("count", ops.size()).encode());
+        } else {
+          topics.remove(id);
+          HoistException e = Failures.toHoist(ar.cause());
+          sendError(e.code(), e.getMessage());
+        }
+        if (syncing == 0) {
+          List<Object[]> queued = new ArrayList<>(backlog);
+          backlog.clear();
+          queued.forEach(q -> deliver((String) q[0], (Long) q[1], (String) q[2]));
+        }
+      });
+    }
+
+    void deliver(String id, long seq, String frame) {
+      if (syncing > 0) {
+        backlog.add(new Object[] {id, seq, frame});
+        return;
+      }
+      if (!wants(id) || seq <= lastSeq.getOrDefault(id, 0L)) {
+        return; // already covered by a snapshot
+      }
+      if (ws.writeQueueFull()) {
+        // A slow reader gets the latest state of each operation once it catches up.
+        coalesced.put(id, new Object[] {id, seq, frame});
+        ws.drainHandler(v -> flushCoalesced());
+        return;
+      }
+      lastSeq.put(id, seq);
+      send(frame);
+    }
+
+    void flushCoalesced() {
+      List<Object[]> pending = new ArrayList<>(coalesced.values());
+      coalesced.clear();
+      pending.forEach(q -> deliver((String) q[0], (Long) q[1], (String) q[2]));
+    }
+
+    void sendError(ErrorCode code, String message) {
+      send(new JsonObject().put("type", "error")
+          .put("error", new JsonObject().put("code", code.wireName()).put("message", message)).encode());
+    }
+
+    void send(String text) {
+      if (!ws.isClosed()) {
+        ws.writeTextMessage(text);
+      }
+    }
+  }
+}

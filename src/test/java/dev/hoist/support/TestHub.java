@@ -1,0 +1,64 @@
+package dev.hoist.support;
+
+import dev.hoist.mirror.HubMirror;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A hub for tests: a real HTTP server on 127.0.0.1 serving a directory with the hub protocol (the
+ * same mirror code Hoist embeds), with an optional fault handler in front of it and a count of the
+ * body bytes it was asked to send.
+ */
+public final class TestHub {
+
+  private final HttpServer server;
+  private final AtomicLong requestedBytes;
+
+  private TestHub(HttpServer server, AtomicLong requestedBytes) {
+    this.server = server;
+    this.requestedBytes = requestedBytes;
+  }
+
+  /** Starts a hub over {@code root} ({@code <root>/<owner>/<name>/...}); {@code fault} may be null. */
+  public static Future<TestHub> start(Vertx vertx, Path root, Handler<RoutingContext> fault) {
+    HubMirror mirror = new HubMirror(vertx, root);
+    AtomicLong requested = new AtomicLong();
+    Router router = Router.router(vertx);
+    router.route("/hub/*").handler(ctx -> {
+      if (ctx.request().path().contains("/resolve/")) {
+        ctx.addEndHandler(ar -> requested.addAndGet(ctx.response().bytesWritten()));
+      }
+      ctx.next();
+    });
+    if (fault != null) {
+      router.route("/hub/*").handler(fault);
+    }
+    router.route("/hub/*").subRouter(mirror.router());
+    return vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
+        .map(server -> new TestHub(server, requested));
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  /** The endpoint to give Hoist as HF_ENDPOINT. */
+  public String endpoint() {
+    return "http://127.0.0.1:" + port() + "/hub";
+  }
+
+  /** Body bytes the hub sent for file downloads (resolve answers), cut connections included. */
+  public long requestedBytes() {
+    return requestedBytes.get();
+  }
+
+  public Future<Void> close() {
+    return server.close();
+  }
+}

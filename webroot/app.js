@@ -1,0 +1,156 @@
+// Hoist dashboard: wires the live store, the picker, the list and the progress modal together.
+// Modules (no framework, no build): js/api.js REST client · js/live.js WebSocket + polling store ·
+// js/format.js pure helpers · js/modal.js progress modal · js/chart.js throughput chart ·
+// js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js.
+
+import { api, wsUrl, ApiError } from './js/api.js';
+import { Capabilities, classifyAnswer } from './js/capabilities.js';
+import { LiveStore } from './js/live.js';
+import { ProgressModal } from './js/modal.js';
+import { OperationsList } from './js/operations.js';
+import { ModelPicker } from './js/picker.js';
+import { setupNotifications } from './js/notify.js';
+import { byId, hydrateIcons, setText, setAttr, announce } from './js/dom.js';
+import { statusInfo, clampPercent } from './js/format.js';
+
+hydrateIcons();
+
+const store = new LiveStore({ url: wsUrl() });
+const caps = new Capabilities();
+
+/** Starts a load and returns its operation id (fetching the operation at once for a quick first paint). */
+async function startLoad(modelName) {
+  const res = await api.load(modelName);
+  if (!res || !res.operation_id) {
+    throw new ApiError(200, 'bad_response', 'The server accepted the load but sent no operation id.');
+  }
+  store.refresh(res.operation_id).catch(() => {});
+  return res.operation_id;
+}
+
+const actions = {
+  /** The retry endpoint when the server has it; otherwise (or if the operation is gone) a new load. */
+  async retry(op) {
+    if (caps.state.retry !== 'absent') {
+      try {
+        const res = await api.retry(op.operation_id);
+        caps.learn('retry', null);
+        const id = (res && res.operation_id) || op.operation_id;
+        store.refresh(id).catch(() => {});
+        return id;
+      } catch (err) {
+        caps.learn('retry', err, op.operation_id);
+        if (err.status !== 404 && caps.state.retry !== 'absent') throw err;
+      }
+    }
+    return startLoad(op.model_name);
+  },
+
+  async cancel(op) {
+    try {
+      await api.cancel(op.operation_id);
+      caps.learn('cancel', null);
+    } catch (err) {
+      if (err.status === 409) return; // it finished meanwhile; the update shows how
+      if (classifyAnswer(err, op.operation_id) === 'absent') {
+        caps.set('cancel', 'absent');
+        throw new ApiError(err.status, err.code, 'This server cannot cancel loads.');
+      }
+      throw err;
+    } finally {
+      store.refresh(op.operation_id).catch(() => {});
+    }
+  },
+
+  async remove(op) {
+    try {
+      await api.deleteOperation(op.operation_id);
+    } catch (err) {
+      if (err.status === 409) throw new ApiError(409, err.code, 'It is still running; only finished operations can be removed.');
+      if (err.status !== 404) throw err; // 404: already gone, which is what was asked
+    }
+    store.forget(op.operation_id);
+  },
+};
+
+const modal = new ProgressModal({ store, caps, actions });
+
+new OperationsList({
+  store,
+  handlers: {
+    open: (id, opener) => modal.open(id, opener),
+    remove: (op) => actions.remove(op),
+  },
+});
+
+const picker = new ModelPicker({
+  api,
+  caps,
+  startLoad,
+  onStarted: (id, name, opener) => modal.open(id, opener, name),
+});
+
+setupNotifications({ store, onActivate: (id) => modal.open(id, null) });
+
+// ---------------------------------------------------------------- connection indicator
+
+const MODES = {
+  connecting: { label: 'Connecting…', title: 'Connecting to the Hoist server' },
+  live: { label: 'Live', title: 'Live updates over a WebSocket' },
+  polling: { label: 'Polling', title: 'The WebSocket is unavailable, so the page asks for changes every second. It switches back by itself.' },
+  offline: { label: 'Offline', title: 'The Hoist server cannot be reached. Retrying…' },
+};
+
+const connection = byId('connection-status');
+function renderMode() {
+  const m = MODES[store.mode] || MODES.connecting;
+  connection.dataset.state = store.mode;
+  setText(connection.querySelector('.connection-label'), m.label);
+  setAttr(connection, 'title', m.title);
+}
+
+let lastMode = store.mode;
+store.addEventListener('mode', () => {
+  renderMode();
+  const back = (lastMode === 'offline' || lastMode === 'connecting') && (store.mode === 'live' || store.mode === 'polling');
+  if (back) {
+    picker.refresh();
+    caps.probeUnknown();
+  }
+  lastMode = store.mode;
+});
+renderMode();
+
+// ---------------------------------------------------------------- side effects of changes
+
+let catalogTimer = 0;
+store.addEventListener('change', (e) => {
+  const { op, prev } = e.detail;
+  if (!op || !prev || op.status === prev.status) return;
+  const info = statusInfo(op);
+  if (!info.finished) return;
+  // Downloaded and loaded badges changed: read the catalog again (once for a burst of changes).
+  clearTimeout(catalogTimer);
+  catalogTimer = setTimeout(() => picker.refresh(), 300);
+  if (modal.id !== op.operation_id) {
+    const name = op.model_name || 'A model';
+    announce(op.status === 'completed' ? `${name} is loaded.` : op.status === 'error' ? `${name} failed to load.` : `${name}: ${info.label}.`);
+  }
+});
+
+// The tab title tells how a load is going while the tab is in the background.
+let titleFrame = 0;
+store.addEventListener('change', () => {
+  if (titleFrame) return;
+  titleFrame = requestAnimationFrame(() => {
+    titleFrame = 0;
+    const running = store.list().filter((op) => !statusInfo(op).finished);
+    document.title = running.length === 1
+      ? `${clampPercent(running[0].progress)}% ${running[0].model_name || ''} · Hoist`
+      : running.length > 1 ? `${running.length} loads running · Hoist` : 'Hoist';
+  });
+});
+
+store.start();
+picker.refresh();
+caps.probeUnknown();

@@ -1,0 +1,88 @@
+// The REST client: one place that knows the paths and turns every failure into an ApiError.
+
+const TIMEOUT_MS = 15000;
+
+export class ApiError extends Error {
+  constructor(status, code, message, { retryable = false, body = null } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 when the server could not be reached
+    this.code = code;
+    this.retryable = retryable;
+    this.body = body;
+  }
+}
+
+const STATUS_TEXT = {
+  400: 'The request was not accepted',
+  404: 'Not found',
+  405: 'Not supported by this server',
+  409: 'Conflict with the current state',
+  413: 'The request is too large',
+  415: 'Unsupported request format',
+  429: 'Too many requests; wait a moment',
+  500: 'The server failed',
+  502: 'The hub answered with an error',
+  503: 'The service is unavailable right now',
+  504: 'The request timed out',
+};
+
+async function request(method, path, body) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  const init = { method, cache: 'no-store', signal: controller.signal, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    const timedOut = e && e.name === 'AbortError';
+    throw new ApiError(0, timedOut ? 'timed_out' : 'network_error',
+      timedOut ? 'The Hoist server did not answer in time.' : 'Could not reach the Hoist server. Is it running?',
+      { retryable: true });
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  if (res.status !== 204) {
+    const text = await res.text().catch(() => '');
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+  }
+  if (!res.ok) {
+    const err = data && typeof data.error === 'object' && data.error ? data.error : null;
+    throw new ApiError(
+      res.status,
+      (err && err.code) || `http_${res.status}`,
+      (err && err.message) || STATUS_TEXT[res.status] || `The server answered ${res.status}`,
+      { retryable: !!(err && err.retryable), body: data },
+    );
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  listModels: () => request('GET', '/api/llm/models'),
+  load: (modelName) => request('POST', '/api/llm/load', { model_name: modelName }),
+  listOperations: () => request('GET', '/api/llm/progress'),
+  getOperation: (id) => request('GET', `/api/llm/progress/${enc(id)}`),
+  deleteOperation: (id) => request('DELETE', `/api/llm/progress/${enc(id)}`),
+  // Not on every server yet: see capabilities.js.
+  cancel: (id) => request('POST', `/api/llm/progress/${enc(id)}/cancel`, {}),
+  retry: (id) => request('POST', `/api/llm/progress/${enc(id)}/retry`, {}),
+  unload: (name) => request('POST', `/api/llm/models/${enc(name)}/unload`, {}),
+};
+
+export function wsUrl(loc = window.location) {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/llm/ws`;
+}

@@ -1,0 +1,454 @@
+// The progress modal: one operation in full, live. Native <dialog> (so the page behind is inert),
+// Escape and a backdrop click close it, Tab stays inside it, and focus returns to the opener.
+
+import { byId, h, setText, setAttr, icon, focusables, announce, setBusy } from './dom.js';
+import {
+  statusInfo, stageStates, clampPercent, formatBytes, formatRate, formatDuration, formatCount,
+  formatInteger, formatDtypes, repoLabel, isNum, safeFileName, errorHint, STAGES,
+} from './format.js';
+import { ThroughputChart } from './chart.js';
+import { Terminal } from './terminal.js';
+
+const SAMPLED = new Set(['downloading', 'loading']);
+
+function elapsedSeconds(op, extra, finished) {
+  const created = Date.parse(op.created_at);
+  const updated = Date.parse(op.updated_at);
+  if (!Number.isFinite(created) || !Number.isFinite(updated)) return null;
+  // Server times for the span, the local clock only since the last update: no clock skew.
+  const since = !finished && extra.receivedAt ? (Date.now() - extra.receivedAt) / 1000 : 0;
+  return Math.max(0, (updated - created) / 1000 + since);
+}
+
+export class ProgressModal {
+  /** actions: {retry(op) → new id, cancel(op)} */
+  constructor({ store, caps, actions }) {
+    this.store = store;
+    this.caps = caps;
+    this.actions = actions;
+    this.dialog = byId('progress-modal');
+    const ids = ['modal-title', 'modal-model', 'modal-sub', 'modal-status', 'modal-message', 'modal-progressbar',
+      'modal-percent', 'modal-stalled', 'modal-removed', 'modal-stages', 'stat-bytes-label', 'stat-bytes',
+      'stat-speed', 'stat-eta', 'stat-elapsed', 'modal-chart', 'modal-files', 'files-count', 'files-body',
+      'modal-summary', 'sum-arch', 'sum-params', 'sum-tensors', 'sum-dtypes', 'sum-resident', 'sum-context',
+      'modal-error', 'error-title', 'error-message', 'error-code', 'error-hint', 'modal-action-error',
+      'btn-done', 'btn-close', 'btn-retry', 'btn-cancel'];
+    this.el = Object.fromEntries(ids.map((id) => [id, byId(id)]));
+    this.fill = this.el['modal-progressbar'].querySelector('.progress-fill');
+    this.verb = this.el['modal-title'].querySelector('.modal-verb');
+    this.chart = new ThroughputChart(this.el['modal-chart']);
+    this.terminal = new Terminal({
+      toggle: byId('terminal-toggle'),
+      panel: byId('terminal-panel'),
+      view: byId('terminal'),
+      copy: byId('terminal-copy'),
+      download: byId('terminal-download'),
+      follow: byId('terminal-follow'),
+      counts: byId('log-counts'),
+    });
+    this.stageEls = STAGES.map((s) => {
+      const li = h('li', { class: 'stage', 'data-stage': s.name, 'data-state': 'pending' },
+        h('span', { class: 'stage-icon' }, icon(s.icon), h('span', { class: 'stage-badge' })),
+        h('span', { class: 'stage-label', text: s.label }),
+        h('span', { class: 'visually-hidden stage-state' }));
+      this.el['modal-stages'].append(li);
+      return li;
+    });
+    this.fileRows = new Map();
+    this.id = null;
+    this.frame = 0;
+
+    this.el['btn-close'].addEventListener('click', () => this.close());
+    this.el['btn-done'].addEventListener('click', () => this.close());
+    this.el['btn-retry'].addEventListener('click', () => this.retry());
+    this.el['btn-cancel'].addEventListener('click', () => this.cancel());
+    this.el['modal-files'].addEventListener('toggle', () => {
+      if (!this.programmaticToggle) this.filesTouched = true;
+    });
+    this.dialog.addEventListener('cancel', (e) => {
+      e.preventDefault(); // Escape: close our way, so focus goes back where it came from
+      this.close();
+    });
+    this.dialog.addEventListener('close', () => this.afterClose());
+    this.dialog.addEventListener('keydown', (e) => this.trapTab(e));
+    this.dialog.addEventListener('pointerdown', (e) => { this.downOnBackdrop = this.isBackdrop(e); });
+    this.dialog.addEventListener('click', (e) => {
+      if (this.downOnBackdrop && this.isBackdrop(e)) this.close();
+      this.downOnBackdrop = false;
+    });
+    store.addEventListener('change', (e) => {
+      if (e.detail.id !== this.id) return;
+      if (e.detail.removed) this.removed = true;
+      this.schedule();
+    });
+    caps.addEventListener('change', () => this.schedule());
+  }
+
+  get isOpen() {
+    return this.dialog.open;
+  }
+
+  /** Opens on operation `id`; `opener` gets focus back on close. `hint` names it until data arrives. */
+  open(id, opener, hint) {
+    if (!this.isOpen) {
+      this.opener = opener || document.activeElement;
+      this.show(id, hint);
+      this.dialog.showModal();
+      this.el['modal-title'].focus();
+      clearInterval(this.ticker);
+      this.ticker = setInterval(() => this.tick(), 1000);
+    } else {
+      this.show(id, hint);
+    }
+  }
+
+  close() {
+    if (this.isOpen) this.dialog.close();
+  }
+
+  /** Switches what the modal shows (a new open, or the new operation a retry started). */
+  show(id, hint) {
+    this.id = id;
+    this.hint = hint || '';
+    this.lastOp = null;
+    this.lastExtra = null;
+    this.lastStatus = null;
+    this.removed = false;
+    this.filesTouched = false;
+    this.fileRows.clear();
+    this.el['files-body'].replaceChildren();
+    this.terminal.reset();
+    setText(this.el['modal-action-error'], '');
+    this.render();
+  }
+
+  afterClose() {
+    clearInterval(this.ticker);
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    const back = this.opener && this.opener.isConnected && !this.opener.closest('[hidden]')
+      ? this.opener
+      : document.querySelector(`#operations [data-operation-id="${CSS.escape(this.id || '')}"] .op-open`) ||
+        byId('load-button');
+    this.id = null;
+    this.opener = null;
+    back.focus();
+  }
+
+  isBackdrop(e) {
+    if (e.target !== this.dialog) return false;
+    const r = this.dialog.getBoundingClientRect();
+    return e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom;
+  }
+
+  trapTab(e) {
+    if (e.key !== 'Tab') return;
+    const items = focusables(this.dialog);
+    if (!items.length) {
+      e.preventDefault();
+      return;
+    }
+    const first = items[0];
+    const last = items[items.length - 1];
+    const active = document.activeElement;
+    if (e.shiftKey && (active === first || !this.dialog.contains(active) || active === this.el['modal-title'])) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && active === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  }
+
+  schedule() {
+    if (!this.isOpen || this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  /** Once a second: the clock-driven parts (elapsed time, the chart's moving time axis). */
+  tick() {
+    if (!this.lastOp) return;
+    const info = statusInfo(this.lastOp);
+    if (info.finished) return;
+    this.renderTimes(this.lastOp, info);
+    this.renderChart(this.lastOp);
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  render() {
+    const live = this.id ? this.store.get(this.id) : null;
+    if (live) {
+      this.lastOp = live;
+      this.lastExtra = this.store.extra(this.id);
+    }
+    const op = this.lastOp;
+    setAttr(this.el['modal-removed'], 'hidden', !this.removed);
+    if (!op) {
+      this.renderPending();
+      return;
+    }
+    const info = statusInfo(op);
+    const p = clampPercent(op.progress);
+    const e = this.el;
+
+    this.dialog.dataset.status = info.status;
+    setText(this.verb, { completed: 'Loaded', error: 'Failed to load', cancelled: 'Cancelled' }[info.status] || 'Loading');
+    setText(e['modal-model'], op.model_name || op.repo || 'model');
+    const sub = [repoLabel(op), op.hub, op.commit ? `commit ${String(op.commit).slice(0, 10)}` : null].filter(Boolean);
+    setText(e['modal-sub'], sub.join(' · '));
+    setAttr(e['modal-sub'], 'title', op.commit ? `commit ${op.commit}` : null);
+
+    for (const el of [e['modal-status'], e['modal-progressbar']]) {
+      setAttr(el, 'data-status', info.status);
+      setAttr(el, 'data-stalled', info.stalled ? 'true' : null);
+    }
+    setText(e['modal-status'], info.label);
+    setAttr(e['modal-progressbar'], 'data-moving', info.moving ? 'true' : null);
+    setText(e['modal-message'], op.message || info.label);
+
+    this.fill.style.width = `${p}%`;
+    setAttr(e['modal-progressbar'], 'aria-valuenow', p);
+    setAttr(e['modal-progressbar'], 'aria-valuetext', `${p}%, ${info.label}`);
+    setAttr(e['modal-progressbar'], 'aria-label', `Progress of ${op.model_name || 'the load'}`);
+    setText(e['modal-percent'], `${p}%`);
+    setAttr(e['modal-stalled'], 'hidden', !info.stalled);
+
+    this.renderStages(op);
+    this.renderTimes(op, info);
+    this.renderChart(op);
+    this.renderFiles(op);
+    this.renderSummary(op);
+    this.renderError(op, info);
+    this.terminal.setLines(this.lastExtra ? this.lastExtra.log : [],
+      `hoist-${safeFileName(op.model_name)}-${String(op.operation_id).slice(0, 8)}.txt`);
+    this.renderButtons(info);
+
+    if (this.lastStatus && this.lastStatus !== info.status) {
+      const msg = info.status === 'error' && op.error ? `${op.model_name} failed: ${op.error.message}` : `${op.model_name}: ${info.label}`;
+      announce(msg);
+    }
+    this.lastStatus = info.status;
+  }
+
+  renderPending() {
+    const e = this.el;
+    this.dialog.dataset.status = 'initializing';
+    setText(this.verb, 'Loading');
+    setText(e['modal-model'], this.hint || 'model');
+    setText(e['modal-sub'], '');
+    setText(e['modal-status'], 'Starting');
+    setAttr(e['modal-status'], 'data-status', 'initializing');
+    setAttr(e['modal-progressbar'], 'data-status', 'initializing');
+    setAttr(e['modal-progressbar'], 'data-moving', 'true');
+    setText(e['modal-message'], 'Waiting for the first report from the server…');
+    this.fill.style.width = '0%';
+    setAttr(e['modal-progressbar'], 'aria-valuenow', 0);
+    setText(e['modal-percent'], '0%');
+    this.renderStages({ status: 'queued' });
+    for (const id of ['stat-bytes', 'stat-speed', 'stat-eta', 'stat-elapsed']) setText(e[id], '—');
+    this.chart.update([], { active: true });
+    for (const id of ['modal-files', 'modal-summary', 'modal-error', 'modal-stalled']) setAttr(e[id], 'hidden', true);
+    this.terminal.setLines([]);
+    this.renderButtons({ status: 'initializing', finished: false });
+  }
+
+  renderStages(op) {
+    const states = stageStates(op);
+    const words = { done: 'done', current: 'in progress', failed: 'failed here', stopped: 'cancelled here', pending: 'not started' };
+    states.forEach((s, i) => {
+      const li = this.stageEls[i];
+      setAttr(li, 'data-state', s.state);
+      setAttr(li, 'aria-current', s.state === 'current' ? 'step' : null);
+      setText(li.querySelector('.stage-state'), `: ${words[s.state]}`);
+      const badge = li.querySelector('.stage-badge');
+      const want = s.state === 'done' ? 'check' : s.state === 'failed' || s.state === 'stopped' ? 'cross' : '';
+      if (badge.dataset.icon !== want) {
+        badge.dataset.icon = want;
+        badge.replaceChildren(...(want ? [icon(want, 'icon icon-badge')] : []));
+      }
+    });
+  }
+
+  renderTimes(op, info) {
+    const e = this.el;
+    const stage = op.stage || {};
+    const phase = op.status;
+    const label = phase === 'loading' ? 'Loaded into memory' : phase === 'downloading' ? 'Downloaded' : 'Transferred';
+    setText(e['stat-bytes-label'], label);
+    let bytes = '—';
+    if (isNum(stage.bytes_done) && isNum(stage.bytes_total) && stage.bytes_total > 0) {
+      bytes = `${formatBytes(stage.bytes_done)} of ${formatBytes(stage.bytes_total)}`;
+    } else if (isNum(stage.bytes_done)) {
+      bytes = formatBytes(stage.bytes_done);
+    } else if (op.summary && isNum(op.summary.bytes_resident)) {
+      setText(e['stat-bytes-label'], 'In memory');
+      bytes = formatBytes(op.summary.bytes_resident);
+    }
+    setText(e['stat-bytes'], bytes);
+    const moving = !info.finished && SAMPLED.has(phase);
+    setText(e['stat-speed'], moving ? formatRate(stage.bytes_per_second) : '—');
+    let eta = '—';
+    if (info.status === 'completed') eta = 'none, done';
+    else if (moving && isNum(stage.eta_seconds)) eta = formatDuration(stage.eta_seconds);
+    else if (moving) eta = 'not known yet';
+    setText(e['stat-eta'], eta);
+    const extra = this.lastExtra || { receivedAt: 0 };
+    setText(e['stat-elapsed'], formatDuration(elapsedSeconds(op, extra, info.finished)));
+  }
+
+  renderChart(op) {
+    const samples = this.lastExtra ? this.lastExtra.samples : [];
+    const active = SAMPLED.has(op.status) && !this.removed;
+    const summary = this.chart.update(samples, { active });
+    setAttr(this.el['modal-chart'], 'aria-label', summary);
+  }
+
+  renderFiles(op) {
+    const e = this.el;
+    const files = Array.isArray(op.files) ? op.files : [];
+    setAttr(e['modal-files'], 'hidden', !files.length);
+    if (!files.length) return;
+    const current = op.stage && op.stage.current_file;
+    let done = 0;
+    const seen = new Set();
+    for (const f of files) {
+      if (!f || !f.path) continue;
+      seen.add(f.path);
+      let row = this.fileRows.get(f.path);
+      if (!row) {
+        const bar = h('span', { class: 'progress progress-mini', 'aria-hidden': 'true' }, h('span', { class: 'progress-fill' }));
+        row = {
+          tr: h('tr'),
+          name: h('span', { class: 'file-name mono' }),
+          size: h('td', { class: 'num' }),
+          bar,
+          fill: bar.firstChild,
+          pct: h('span', { class: 'file-pct num' }),
+        };
+        row.tr.append(h('th', { scope: 'row' }, row.name), row.size, h('td', { class: 'file-progress' }, row.bar, row.pct));
+        e['files-body'].append(row.tr);
+        this.fileRows.set(f.path, row);
+      }
+      const size = isNum(f.size) ? f.size : null;
+      const got = isNum(f.bytes_done) ? f.bytes_done : 0;
+      const fp = size ? Math.min(100, Math.floor((got / size) * 100)) : (size === 0 ? 100 : 0);
+      const complete = size !== null && got >= size;
+      if (complete) done++;
+      setText(row.name, f.path);
+      setText(row.size, size === null ? '—' : formatBytes(size));
+      row.fill.style.width = `${fp}%`;
+      setText(row.pct, complete ? 'done' : `${fp}%`);
+      setAttr(row.tr, 'data-state', complete ? 'done' : f.path === current ? 'current' : null);
+      setAttr(row.tr, 'aria-current', f.path === current && !complete ? 'true' : null);
+    }
+    for (const [path, row] of this.fileRows) {
+      if (!seen.has(path)) {
+        row.tr.remove();
+        this.fileRows.delete(path);
+      }
+    }
+    setText(e['files-count'], `${done} of ${files.length} complete`);
+    // Open while downloading, unless the user chose otherwise.
+    if (!this.filesTouched) {
+      const want = op.status === 'downloading';
+      if (e['modal-files'].open !== want) {
+        this.programmaticToggle = true;
+        e['modal-files'].open = want;
+        // "toggle" fires asynchronously; forget the flag after it.
+        setTimeout(() => { this.programmaticToggle = false; }, 0);
+      }
+    }
+  }
+
+  renderSummary(op) {
+    const s = op.summary;
+    const e = this.el;
+    setAttr(e['modal-summary'], 'hidden', !s);
+    if (!s) return;
+    setText(e['sum-arch'], s.architecture || '—');
+    setText(e['sum-params'], isNum(s.parameters) ? formatCount(s.parameters) : '—');
+    setAttr(e['sum-params'], 'title', isNum(s.parameters) ? `${formatInteger(s.parameters)} parameters` : null);
+    setText(e['sum-tensors'], formatInteger(s.tensors));
+    setText(e['sum-dtypes'], formatDtypes(s.dtypes));
+    setText(e['sum-resident'], formatBytes(s.bytes_resident));
+    setText(e['sum-context'], isNum(s.context_length) ? `${formatInteger(s.context_length)} tokens` : '—');
+  }
+
+  renderError(op, info) {
+    const e = this.el;
+    const failed = info.status === 'error';
+    setAttr(e['modal-error'], 'hidden', !failed);
+    if (!failed) return;
+    const err = op.error || {};
+    const at = stageStates(op).find((s) => s.state === 'failed');
+    setText(e['error-title'], at ? `Failed while ${at.label.toLowerCase()}` : 'Failed');
+    setText(e['error-message'], err.message || op.message || 'The operation failed without a message.');
+    setText(e['error-code'], err.code || 'error');
+    setText(e['error-hint'], errorHint(err.code, err.retryable === true));
+  }
+
+  renderButtons(info) {
+    const e = this.el;
+    const active = !info.finished;
+    setAttr(e['btn-done'], 'hidden', info.status !== 'completed');
+    setAttr(e['btn-retry'], 'hidden', !(info.status === 'error' || info.status === 'cancelled'));
+    setAttr(e['btn-cancel'], 'hidden', !(active && this.caps.has('cancel') && !this.removed && this.lastOp));
+    // A button that vanished under the keyboard focus hands it to the main action.
+    const focused = document.activeElement;
+    if (this.isOpen && (!focused || focused === document.body || (this.dialog.contains(focused) && focused.closest('[hidden]')))) {
+      const next = [e['btn-done'], e['btn-retry'], e['btn-close']].find((b) => !b.hidden);
+      next.focus();
+    }
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  async retry() {
+    const op = this.lastOp;
+    if (!op) return;
+    const btn = this.el['btn-retry'];
+    if (!setBusy(btn, true)) return;
+    setText(this.el['modal-action-error'], '');
+    try {
+      const id = await this.actions.retry(op);
+      if (this.isOpen) {
+        this.show(id, op.model_name);
+        this.el['modal-title'].focus();
+        announce(`Retrying ${op.model_name}.`);
+      }
+    } catch (err) {
+      this.actionError('Could not retry', err);
+    } finally {
+      setBusy(btn, false);
+    }
+  }
+
+  async cancel() {
+    const op = this.lastOp;
+    if (!op) return;
+    const btn = this.el['btn-cancel'];
+    if (!setBusy(btn, true)) return;
+    setText(this.el['modal-action-error'], '');
+    try {
+      await this.actions.cancel(op);
+      announce(`Cancelling ${op.model_name}.`);
+    } catch (err) {
+      this.actionError('Could not cancel', err);
+    } finally {
+      setBusy(btn, false);
+    }
+  }
+
+  actionError(what, err) {
+    const box = this.el['modal-action-error'];
+    box.replaceChildren(
+      h('strong', { text: `${what}. ` }),
+      h('span', { text: err && err.message ? err.message : String(err) }),
+      err && err.code ? h('code', { text: err.code }) : null,
+    );
+  }
+}

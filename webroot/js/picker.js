@@ -1,0 +1,202 @@
+// The model picker: the catalog in a <select> (with the chosen model's details and badges below),
+// a field for any hub repo id, the Load button, and errors shown inline.
+
+import { byId, h, setText, setAttr, setBusy } from './dom.js';
+import { parseModelInput, errorHint } from './format.js';
+
+const STORAGE_KEY = 'hoist.model';
+
+function remember(name) {
+  try {
+    localStorage.setItem(STORAGE_KEY, name);
+  } catch { /* storage may be off */ }
+}
+
+function remembered() {
+  try {
+    return localStorage.getItem(STORAGE_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+function errorContent(lead, err) {
+  const hint = errorHint(err.code, err.retryable);
+  return [
+    h('strong', { text: lead }),
+    ' ',
+    h('span', { text: err.message || 'Something went wrong.' }),
+    hint ? h('span', { class: 'error-hint', text: ` ${hint}` }) : null,
+    err.code && !String(err.code).startsWith('http_') ? h('code', { text: err.code }) : null,
+  ];
+}
+
+export class ModelPicker {
+  /** startLoad(name) → operation id; onStarted(operationId, modelName, opener): a load was accepted. */
+  constructor({ api, caps, startLoad, onStarted }) {
+    this.api = api;
+    this.caps = caps;
+    this.startLoad = startLoad;
+    this.onStarted = onStarted;
+    this.models = [];
+    const ids = ['load-form', 'model-select', 'model-input', 'load-button', 'load-target', 'load-error',
+      'model-details', 'catalog-status', 'catalog-error', 'unload-button'];
+    this.el = Object.fromEntries(ids.map((id) => [id, byId(id)]));
+    const e = this.el;
+    e['load-form'].addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submit();
+    });
+    e['model-select'].addEventListener('change', () => {
+      remember(e['model-select'].value);
+      this.clearError();
+      this.renderSelection();
+    });
+    e['model-input'].addEventListener('input', () => {
+      this.clearError();
+      setAttr(e['model-input'], 'aria-invalid', null);
+      this.renderSelection();
+    });
+    e['unload-button'].addEventListener('click', () => this.unload());
+    caps.addEventListener('change', () => this.renderSelection());
+  }
+
+  get selected() {
+    return this.models.find((m) => m.name === this.el['model-select'].value) || null;
+  }
+
+  async refresh() {
+    const e = this.el;
+    try {
+      const body = await this.api.listModels();
+      this.models = body && Array.isArray(body.models) ? body.models : [];
+      e['catalog-error'].replaceChildren();
+      this.renderOptions();
+    } catch (err) {
+      if (!this.models.length) {
+        e['model-select'].replaceChildren(h('option', { value: '', text: 'Catalog unavailable' }));
+        e['model-select'].disabled = true;
+      }
+      const again = h('button', { type: 'button', class: 'btn btn-small' }, 'Try again');
+      again.addEventListener('click', () => this.refresh());
+      e['catalog-error'].replaceChildren(...errorContent('Could not read the catalog.', err), ' ', again);
+      setText(e['catalog-status'], 'You can still type a repo id below.');
+      this.renderSelection();
+    }
+  }
+
+  renderOptions() {
+    const e = this.el;
+    const select = e['model-select'];
+    const before = select.value || remembered();
+    if (!this.models.length) {
+      select.replaceChildren(h('option', { value: '', text: 'The catalog is empty' }));
+      select.disabled = true;
+      setText(e['catalog-status'], 'Type a hub repo id below to load a model.');
+    } else {
+      select.disabled = false;
+      select.replaceChildren(...this.models.map((m) => {
+        const bits = [m.name, m.size_hint, m.loaded ? 'loaded' : m.downloaded ? 'downloaded' : null].filter(Boolean);
+        return h('option', { value: m.name, text: bits.join(' · ') });
+      }));
+      if (this.models.some((m) => m.name === before)) select.value = before;
+      setText(e['catalog-status'], `${this.models.length} model${this.models.length === 1 ? '' : 's'} in the catalog`);
+    }
+    this.renderSelection();
+  }
+
+  /** The details card of the chosen model, and what Load will load. */
+  renderSelection() {
+    const e = this.el;
+    const m = this.selected;
+    const typed = parseModelInput(e['model-input'].value);
+    const details = e['model-details'];
+    details.hidden = !m;
+    e['load-form'].classList.toggle('typed', typed.ok);
+    if (m) {
+      setText(details.querySelector('.model-description'), m.description || '');
+      const meta = [m.repo ? `${m.repo}${m.revision ? `@${m.revision}` : ''}` : null, m.hub ? `hub: ${m.hub}` : null];
+      setText(details.querySelector('.model-meta'), meta.filter(Boolean).join(' · '));
+      const badges = [];
+      if (m.size_hint) badges.push(h('span', { class: 'badge', text: m.size_hint }));
+      badges.push(m.downloaded
+        ? h('span', { class: 'badge badge-downloaded', text: 'Downloaded' })
+        : h('span', { class: 'badge badge-muted', text: 'Not downloaded' }));
+      if (m.loaded) badges.push(h('span', { class: 'badge badge-loaded', text: 'Loaded' }));
+      details.querySelector('.model-badges').replaceChildren(...badges);
+      e['unload-button'].hidden = !(m.loaded && this.caps.has('unload'));
+    }
+    const target = typed.ok ? typed.value : m ? m.name : '';
+    const line = e['load-target'];
+    if (target) {
+      line.replaceChildren('Will load ', h('strong', { class: 'mono', text: target }),
+        typed.ok ? ' (the typed repo)' : '');
+    } else {
+      line.replaceChildren();
+    }
+  }
+
+  async submit() {
+    const e = this.el;
+    if (e['load-button'].getAttribute('aria-busy') === 'true') return;
+    this.clearError();
+    const typed = parseModelInput(e['model-input'].value);
+    if (typed.error) {
+      this.showError([h('strong', { text: typed.error })], e['model-input']);
+      return;
+    }
+    const name = typed.ok ? typed.value : e['model-select'].value;
+    if (!name) {
+      this.showError([h('strong', { text: 'Choose a model from the catalog or type a hub repo id.' })],
+        this.models.length ? e['model-select'] : e['model-input']);
+      return;
+    }
+    const button = e['load-button'];
+    if (!setBusy(button, true)) return;
+    setText(button.querySelector('.label'), 'Starting…');
+    try {
+      const id = await this.startLoad(name);
+      this.onStarted(id, name, button);
+    } catch (err) {
+      this.showError(errorContent(`Could not start loading “${name}”.`, err), typed.ok ? e['model-input'] : null);
+    } finally {
+      setBusy(button, false);
+      setText(button.querySelector('.label'), 'Load');
+    }
+  }
+
+  async unload() {
+    const m = this.selected;
+    if (!m) return;
+    const btn = this.el['unload-button'];
+    if (!setBusy(btn, true)) return;
+    this.el['catalog-error'].replaceChildren();
+    try {
+      await this.api.unload(m.name);
+      this.caps.learn('unload', null);
+      await this.refresh();
+    } catch (err) {
+      this.caps.learn('unload', err, m.name);
+      this.el['catalog-error'].replaceChildren(...errorContent(`Could not unload “${m.name}”.`, err));
+    } finally {
+      setBusy(btn, false);
+    }
+  }
+
+  showError(content, field) {
+    this.el['load-error'].replaceChildren(...content);
+    if (field) {
+      setAttr(field, 'aria-invalid', 'true');
+      setAttr(field, 'aria-errormessage', 'load-error');
+      field.focus();
+    }
+  }
+
+  clearError() {
+    this.el['load-error'].replaceChildren();
+    for (const f of [this.el['model-input'], this.el['model-select']]) {
+      setAttr(f, 'aria-invalid', null);
+      setAttr(f, 'aria-errormessage', null);
+    }
+  }
+}
