@@ -33,6 +33,12 @@ public final class HoistConfig {
   public static final String PROGRESS_INTERVAL_MS = "HOIST_PROGRESS_INTERVAL_MS";
   public static final String REQUEST_TIMEOUT_MS = "HOIST_REQUEST_TIMEOUT_MS";
   public static final String MEMORY_HEADROOM_MB = "HOIST_MEMORY_HEADROOM_MB";
+  /** A cap on the memory loads may use, below what the system has (0 = no cap). */
+  public static final String MEMORY_LIMIT_MB = "HOIST_MEMORY_LIMIT_MB";
+  public static final String NATIVE_LLM_URL = "NATIVE_LLM_URL";
+  public static final String STING_LLM_SCRIPT = "STING_LLM_SCRIPT";
+  /** A command template run after download instead of loading in-process, e.g. "llama-server -m {path} --port {port}". */
+  public static final String NATIVE_COMMAND = "HOIST_NATIVE_COMMAND";
 
   /** Every key that may come from the environment. */
   public static final String[] ENV_KEYS = {
@@ -40,7 +46,7 @@ public final class HoistConfig {
       MAX_PROGRESS_ENTRIES, PROGRESS_CLEANUP_INTERVAL, MODELS_FILE, WEBROOT, MIRROR_ENABLED,
       MIRROR_DIR, MIRROR_DEMO_MODELS, MIRROR_ENDPOINT, DOWNLOAD_MAX_BYTES_PER_SECOND,
       DOWNLOAD_RETRIES, DOWNLOAD_RETRY_BASE_MS, DOWNLOAD_STALL_SECONDS, PROGRESS_INTERVAL_MS, REQUEST_TIMEOUT_MS,
-      MEMORY_HEADROOM_MB
+      MEMORY_HEADROOM_MB, MEMORY_LIMIT_MB, NATIVE_LLM_URL, STING_LLM_SCRIPT, NATIVE_COMMAND
   };
 
   private final JsonObject json;
@@ -153,6 +159,26 @@ public final class HoistConfig {
     return range(MEMORY_HEADROOM_MB, 256, 0, 1L << 30) * 1024 * 1024;
   }
 
+  /** 0 = no cap beyond what the system reports. */
+  public long memoryLimitBytes() {
+    return range(MEMORY_LIMIT_MB, 0, 0, 1L << 40) * 1024 * 1024;
+  }
+
+  public String nativeLlmUrl() {
+    String url = string(NATIVE_LLM_URL, null);
+    return url == null || url.isBlank() ? null : stripSlash(url);
+  }
+
+  public String stingLlmScript() {
+    String script = string(STING_LLM_SCRIPT, null);
+    return script == null || script.isBlank() ? null : script;
+  }
+
+  public String nativeCommand() {
+    String command = string(NATIVE_COMMAND, null);
+    return command == null || command.isBlank() ? null : command;
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private String string(String key, String def) {
@@ -220,6 +246,7 @@ public final class HoistConfig {
     progressIntervalMs();
     requestTimeoutMs();
     memoryHeadroomBytes();
+    memoryLimitBytes();
     return this;
   }
 }

@@ -24,6 +24,9 @@ public enum ErrorCode {
   HUB_UNREACHABLE(503, true),
   SERVICE_UNAVAILABLE(503, true),
   TIMED_OUT(504, true),
+  CANCELLED(409, true),
+  NATIVE_SERVICE_FAILED(502, true),
+  MODEL_NOT_LOADED(404, false),
   INTERNAL(500, true);
 
   public final int httpStatus;

@@ -49,6 +49,20 @@ public final class EventBusContract {
   public static final String LOAD_START = PREFIX + "load.start";
   /** Request {@code {}} → {@code {models: [...]}}: models resident in memory on this node. */
   public static final String LOAD_RESIDENT = PREFIX + "load.resident";
+  /**
+   * Request {@code {operation_id}} → {@code {cancelled: bool}}: stop the operation's download at
+   * once (connections closed, partial files kept for later). No report follows for that attempt.
+   */
+  public static final String DOWNLOAD_CANCEL = PREFIX + "download.cancel";
+  /** Request {@code {operation_id}} → {@code {cancelled: bool}}: stop paging in / kill the native service. */
+  public static final String LOAD_CANCEL = PREFIX + "load.cancel";
+  /**
+   * Request {@code {repo}} → {@code {unloaded: [model_key...], bytes_released}}: release every
+   * resident model of that repo. Fails 404 when none is resident.
+   */
+  public static final String LOAD_UNLOAD = PREFIX + "load.unload";
+  /** Request {@code {model_name}} (registry) → as {@link #LOAD_UNLOAD}, after resolving the name. */
+  public static final String MODELS_UNLOAD = PREFIX + "models.unload";
 
   // ---------------------------------------------------------------- liveness
 
@@ -89,7 +103,24 @@ public final class EventBusContract {
   public static final String ERROR = "error";
   public static final String REMOVED = "removed";
 
+  /** Request options of a load: {@code {include: [glob], quantization, file, max_bytes_per_second}}. */
+  public static final String OPTIONS = "options";
+  public static final String INCLUDE = "include";
+  public static final String QUANTIZATION = "quantization";
+  public static final String FILE = "file";
+  public static final String MAX_BYTES_PER_SECOND = "max_bytes_per_second";
+  /** In {@code load.start}: how to hand the model to a native LLM service, or absent to load in-process. */
+  public static final String NATIVE = "native";
+  public static final String CANCELLED = "cancelled";
+  public static final String UNLOADED = "unloaded";
+  public static final String BYTES_RELEASED = "bytes_released";
+
   // ---------------------------------------------------------------- stage detail fields
+
+  /** True while no byte has arrived for HOIST_DOWNLOAD_STALL_SECONDS; reported by the download stage. */
+  public static final String STALLED = "stalled";
+  /** Seconds since the last byte arrived, while stalled. */
+  public static final String STALLED_SECONDS = "stalled_seconds";
 
   public static final String STAGE_NAME = "name";
   public static final String BYTES_DONE = "bytes_done";

@@ -4,12 +4,15 @@ import java.util.Locale;
 
 /** The states of an operation, in the order a successful one passes them. */
 public enum OperationStatus {
+  /** Waiting for a free slot; not started. */
+  QUEUED(0, 0),
   INITIALIZING(0, 5),
   DOWNLOADING(10, 60),
   LOADING(60, 85),
   FINALIZING(85, 95),
   COMPLETED(100, 100),
-  ERROR(0, 100);
+  ERROR(0, 100),
+  CANCELLED(0, 100);
 
   /** The band of {@code progress} this state covers, from the seed's stages. */
   public final int bandStart;
@@ -26,7 +29,7 @@ public enum OperationStatus {
   }
 
   public boolean isFinished() {
-    return this == COMPLETED || this == ERROR;
+    return this == COMPLETED || this == ERROR || this == CANCELLED;
   }
 
   /**

@@ -81,6 +81,7 @@ public class GatewayVerticle extends VerticleBase {
     router.get("/api/llm/progress/:operation_id").handler(this::getOperation);
     router.delete("/api/llm/progress/:operation_id").handler(this::deleteOperation);
     router.get("/api/llm/models").handler(this::listModels);
+    router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
     router.get("/health").handler(this::health);
     if (mirror != null) {
       router.route("/hub/*").subRouter(mirror.router());
@@ -121,6 +122,11 @@ public class GatewayVerticle extends VerticleBase {
 
   private void listModels(RoutingContext ctx) {
     request(MODELS_LIST, new JsonObject()).onSuccess(models -> json(ctx, models)).onFailure(ctx::fail);
+  }
+
+  private void unloadModel(RoutingContext ctx) {
+    request(MODELS_UNLOAD, new JsonObject().put(MODEL_NAME, ctx.pathParam("model_name")))
+        .onSuccess(result -> json(ctx, result)).onFailure(ctx::fail);
   }
 
   /** 200 once every verticle answers on the event bus. */

@@ -35,6 +35,11 @@ public final class ModelCatalog {
       this.hub = hub;
       this.json = json;
     }
+
+    /** The same model at another revision (the request's {@code revision} option). */
+    Entry atRevision(String revision) {
+      return new Entry(name, ModelRef.of(ref.repo, revision), hub, json);
+    }
   }
 
   private final Map<String, Entry> aliases;

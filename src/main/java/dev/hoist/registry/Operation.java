@@ -47,6 +47,9 @@ final class Operation {
   double bytesPerSecond;
   final RateWindow rate = new RateWindow(RATE_WINDOW_MS);
   JsonArray files;
+  JsonObject options = new JsonObject();
+  boolean stalled;
+  Long stalledSeconds;
 
   JsonObject downloadResult;
   JsonObject summary;
@@ -78,6 +81,7 @@ final class Operation {
   void enter(OperationStatus next, long nowNanos) {
     status = next;
     stageName = next.wireName();
+    stalled = false;
     bytesDone = 0;
     bytesTotal = 0;
     currentFile = null;
@@ -124,7 +128,9 @@ final class Operation {
         .put(ETA_SECONDS, isActive() ? etaSeconds() : null)
         .put(CURRENT_FILE, currentFile)
         .put(FILES_DONE, filesDone)
-        .put(FILES_TOTAL, filesTotal);
+        .put(FILES_TOTAL, filesTotal)
+        .put(STALLED, stalled && isActive())
+        .put(STALLED_SECONDS, stalled && isActive() ? stalledSeconds : null);
     JsonObject json = new JsonObject()
         .put(OPERATION_ID, id)
         .put(MODEL_NAME, modelName)

@@ -63,6 +63,7 @@ public class RegistryVerticle extends VerticleBase {
       consumers.add(bus.<JsonObject>consumer(OPS_DELETE, this::delete));
       consumers.add(bus.<JsonObject>consumer(OPS_REPORT, this::report));
       consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
+      consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
       consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
           m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_REGISTRY))));
       vertx.setPeriodic(TICK_MS, id -> tick());
@@ -97,22 +98,19 @@ public class RegistryVerticle extends VerticleBase {
 
   private void create(Message<JsonObject> msg) {
     try {
-      JsonObject body = msg.body() == null ? new JsonObject() : msg.body();
-      Object rawName = body.getValue(MODEL_NAME);
-      if (!(rawName instanceof String) || ((String) rawName).isBlank()) {
-        throw new HoistException(ErrorCode.BAD_REQUEST, "model_name is required: a catalog alias or a hub repo id owner/name");
+      LoadRequest request = LoadRequest.parse(msg.body());
+      ModelCatalog.Entry entry = catalog.resolve(request.modelName);
+      if (request.revision != null) {
+        entry = entry.atRevision(request.revision);
       }
-      String modelName = ((String) rawName).trim();
-      if (modelName.length() > 256) {
-        throw new HoistException(ErrorCode.INVALID_MODEL_NAME, "model_name is too long (" + modelName.length() + " characters, at most 256)");
-      }
-      ModelCatalog.Entry entry = catalog.resolve(modelName);
       Instant now = Instant.now();
-      Operation op = new Operation(UUID.randomUUID().toString(), modelName, entry, now, config.maxProgressEntries());
-      op.message = "Starting model loading for " + modelName;
-      op.log(now, LEVEL_INFO, "Model loading requested: " + modelName + " (" + entry.ref + " on hub '" + entry.hub + "')");
+      Operation op = new Operation(UUID.randomUUID().toString(), request.modelName, entry, now, config.maxProgressEntries());
+      op.options = request.options;
+      op.message = "Starting model loading for " + request.modelName;
+      op.log(now, LEVEL_INFO, "Model loading requested: " + request.modelName + " (" + entry.ref + " on hub '" + entry.hub + "')"
+          + (request.options.isEmpty() ? "" : " with options " + request.options.encode()));
       operations.put(op.id, op);
-      log.info("Operation {} created for {} ({})", op.id, modelName, entry.ref);
+      log.info("Operation {} created for {} ({})", op.id, request.modelName, entry.ref);
       publish(op);
       msg.reply(op.toJson());
       startDownload(op);
@@ -196,6 +194,22 @@ public class RegistryVerticle extends VerticleBase {
     });
   }
 
+  /** Resolves a model name to its repo and asks the load stage to release it. */
+  private void unloadModel(Message<JsonObject> msg) {
+    try {
+      Object name = msg.body() == null ? null : msg.body().getValue(MODEL_NAME);
+      if (!(name instanceof String) || ((String) name).isBlank()) {
+        throw new HoistException(ErrorCode.BAD_REQUEST, "model_name is required");
+      }
+      ModelCatalog.Entry entry = catalog.resolve((String) name);
+      vertx.eventBus().<JsonObject>request(LOAD_UNLOAD, new JsonObject().put(REPO, entry.ref.repo), requestOptions)
+          .onSuccess(reply -> msg.reply(reply.body().put(MODEL_NAME, name).put(REPO, entry.ref.repo)))
+          .onFailure(err -> Failures.reply(msg, err));
+    } catch (RuntimeException e) {
+      Failures.reply(msg, e);
+    }
+  }
+
   // ------------------------------------------------------------------ stage sequence
 
   private void startDownload(Operation op) {
@@ -204,7 +218,8 @@ public class RegistryVerticle extends VerticleBase {
         .put(ATTEMPT, op.attempt)
         .put(REPO, op.entry.ref.repo)
         .put(REVISION, op.entry.ref.revision)
-        .put(HUB, op.entry.hub);
+        .put(HUB, op.entry.hub)
+        .put(OPTIONS, op.options.copy());
     vertx.eventBus().request(DOWNLOAD_START, command, requestOptions)
         .onFailure(err -> fail(op, op.attempt, Failures.toHoist(err)));
   }
@@ -218,6 +233,10 @@ public class RegistryVerticle extends VerticleBase {
         .put(MODEL_KEY, op.entry.ref.repo + "@" + op.commit)
         .put(SNAPSHOT_DIR, op.downloadResult.getString(SNAPSHOT_DIR))
         .put(FILES, op.downloadResult.getJsonArray(FILES));
+    JsonObject nativeService = op.entry.json.getJsonObject(NATIVE);
+    if (nativeService != null) {
+      command.put(NATIVE, nativeService.copy());
+    }
     vertx.eventBus().request(LOAD_START, command, requestOptions)
         .onFailure(err -> fail(op, op.attempt, Failures.toHoist(err)));
   }
@@ -281,6 +300,10 @@ public class RegistryVerticle extends VerticleBase {
     }
     if (r.containsKey(BYTES_TOTAL) || r.containsKey(BYTES_DONE)) {
       op.updateBytes(r.getLong(BYTES_DONE, op.bytesDone), r.getLong(BYTES_TOTAL, op.bytesTotal), now);
+    }
+    if (r.containsKey(STALLED)) {
+      op.stalled = r.getBoolean(STALLED, false);
+      op.stalledSeconds = op.stalled ? r.getLong(STALLED_SECONDS, 0L) : null;
     }
     if (r.containsKey(PROGRESS)) {
       // A stage may state its own fraction of work (0..1) when it has no byte counts.
