@@ -51,7 +51,7 @@ public final class Hoist {
       return httpPort;
     }
 
-    /** Undeploys in reverse order: the gateway stops taking requests before the stages go. */
+    /** Undeploys in reverse order: the registry stops first and writes what it holds. */
     public Future<Void> undeploy() {
       Future<Void> chain = Future.succeededFuture();
       List<String> reversed = new ArrayList<>(ids);
@@ -114,7 +114,7 @@ public final class Hoist {
   }
 
   /**
-   * Deploys registry, load, gateway and download into {@code vertx}. The download stage learns
+   * Deploys load, gateway, download and registry into {@code vertx}. The download stage learns
    * where this node's mirror is once the gateway has bound its port.
    */
   public static Future<Deployment> deploy(Vertx vertx, JsonObject config) {
@@ -128,8 +128,8 @@ public final class Hoist {
     List<String> ids = new ArrayList<>();
     GatewayVerticle gateway = new GatewayVerticle();
     DeploymentOptions options = new DeploymentOptions().setConfig(config);
-    return vertx.deployVerticle(new RegistryVerticle(), options).andThen(ar -> addId(ids, ar.result()))
-        .compose(id -> vertx.deployVerticle(new LoadVerticle(), options)).andThen(ar -> addId(ids, ar.result()))
+    // Stages first and the registry last: when it resumes interrupted operations, they are there.
+    return vertx.deployVerticle(new LoadVerticle(), options).andThen(ar -> addId(ids, ar.result()))
         .compose(id -> vertx.deployVerticle(gateway, options)).andThen(ar -> addId(ids, ar.result()))
         .compose(id -> {
           JsonObject downloadConfig = config.copy();
@@ -139,6 +139,7 @@ public final class Hoist {
           }
           return vertx.deployVerticle(new DownloadVerticle(), new DeploymentOptions().setConfig(downloadConfig));
         }).andThen(ar -> addId(ids, ar.result()))
+        .compose(id -> vertx.deployVerticle(new RegistryVerticle(), options)).andThen(ar -> addId(ids, ar.result()))
         .map(id -> new Deployment(vertx, ids, gateway.actualPort()))
         .recover(err -> {
           // A half-started Hoist would answer some requests and not others: take it all down.

@@ -40,13 +40,24 @@ public final class HoistConfig {
   /** A command template run after download instead of loading in-process, e.g. "llama-server -m {path} --port {port}". */
   public static final String NATIVE_COMMAND = "HOIST_NATIVE_COMMAND";
 
+  public static final String MAX_CONCURRENT = "HOIST_MAX_CONCURRENT";
+  public static final String TIMEOUT_SMALL_SECONDS = "HOIST_TIMEOUT_SMALL_SECONDS";
+  public static final String TIMEOUT_MEDIUM_SECONDS = "HOIST_TIMEOUT_MEDIUM_SECONDS";
+  public static final String TIMEOUT_LARGE_SECONDS = "HOIST_TIMEOUT_LARGE_SECONDS";
+  public static final String WEBHOOKS = "HOIST_WEBHOOKS";
+  public static final String WEBHOOK_RETRIES = "HOIST_WEBHOOK_RETRIES";
+  public static final String WEBHOOK_RETRY_BASE_MS = "HOIST_WEBHOOK_RETRY_BASE_MS";
+  public static final String PERSIST_INTERVAL_MS = "HOIST_PERSIST_INTERVAL_MS";
+
   /** Every key that may come from the environment. */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
       MAX_PROGRESS_ENTRIES, PROGRESS_CLEANUP_INTERVAL, MODELS_FILE, WEBROOT, MIRROR_ENABLED,
       MIRROR_DIR, MIRROR_DEMO_MODELS, MIRROR_ENDPOINT, DOWNLOAD_MAX_BYTES_PER_SECOND,
       DOWNLOAD_RETRIES, DOWNLOAD_RETRY_BASE_MS, DOWNLOAD_STALL_SECONDS, PROGRESS_INTERVAL_MS, REQUEST_TIMEOUT_MS,
-      MEMORY_HEADROOM_MB, MEMORY_LIMIT_MB, NATIVE_LLM_URL, STING_LLM_SCRIPT, NATIVE_COMMAND
+      MEMORY_HEADROOM_MB, MEMORY_LIMIT_MB, NATIVE_LLM_URL, STING_LLM_SCRIPT, NATIVE_COMMAND,
+      MAX_CONCURRENT, TIMEOUT_SMALL_SECONDS, TIMEOUT_MEDIUM_SECONDS, TIMEOUT_LARGE_SECONDS, WEBHOOKS,
+      WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS
   };
 
   private final JsonObject json;
@@ -179,6 +190,143 @@ public final class HoistConfig {
     return command == null || command.isBlank() ? null : command;
   }
 
+  /** Operations that run at once; the others wait in the queue. */
+  public int maxConcurrent() {
+    return (int) range(MAX_CONCURRENT, 2, 1, 64);
+  }
+
+  /** The seed's limits by model size: under 2 GB, 2–8 GB, over 8 GB. */
+  public long timeoutSeconds(long modelBytes) {
+    if (modelBytes < 2_000_000_000L) {
+      return range(TIMEOUT_SMALL_SECONDS, 300, 1, 7L * 24 * 3600);
+    }
+    if (modelBytes <= 8_000_000_000L) {
+      return range(TIMEOUT_MEDIUM_SECONDS, 900, 1, 7L * 24 * 3600);
+    }
+    return range(TIMEOUT_LARGE_SECONDS, 1800, 1, 7L * 24 * 3600);
+  }
+
+  /** Webhook URLs: a JSON array in the file, or a comma-separated list in the environment. */
+  public java.util.List<String> webhooks() {
+    Object value = json.getValue(WEBHOOKS);
+    java.util.List<String> urls = new java.util.ArrayList<>();
+    if (value instanceof io.vertx.core.json.JsonArray) {
+      ((io.vertx.core.json.JsonArray) value).forEach(v -> urls.add(String.valueOf(v).trim()));
+    } else if (value != null) {
+      for (String part : String.valueOf(value).split(",")) {
+        if (!part.isBlank()) {
+          urls.add(part.trim());
+        }
+      }
+    }
+    for (String url : urls) {
+      if (!url.startsWith("http://") && !url.startsWith("https://")) {
+        throw new IllegalArgumentException("configuration " + WEBHOOKS + " must hold http(s) URLs, not '" + url + "'");
+      }
+    }
+    return urls;
+  }
+
+  public int webhookRetries() {
+    return (int) range(WEBHOOK_RETRIES, 3, 0, 20);
+  }
+
+  public long webhookRetryBaseMs() {
+    return range(WEBHOOK_RETRY_BASE_MS, 1000, 1, 60_000);
+  }
+
+  public long persistIntervalMs() {
+    return range(PERSIST_INTERVAL_MS, 250, 10, 10_000);
+  }
+
+  // ------------------------------------------------------------------ load stage: native services
+  // (own block: the load stage's keys; Hoist.loadConfig reads them from the environment once they
+  // are part of ENV_KEYS, see LOAD_ENV_KEYS)
+
+  /** Seconds a native service may take to become ready for a model under 2 GB. */
+  public static final String NATIVE_TIMEOUT_SMALL_SECONDS = "HOIST_NATIVE_TIMEOUT_SMALL_SECONDS";
+  /** ... for a model of 2–8 GB. */
+  public static final String NATIVE_TIMEOUT_MEDIUM_SECONDS = "HOIST_NATIVE_TIMEOUT_MEDIUM_SECONDS";
+  /** ... for a model over 8 GB. */
+  public static final String NATIVE_TIMEOUT_LARGE_SECONDS = "HOIST_NATIVE_TIMEOUT_LARGE_SECONDS";
+  /** Milliseconds a native service's processes get between SIGTERM and SIGKILL when it is stopped. */
+  public static final String NATIVE_KILL_GRACE_MS = "HOIST_NATIVE_KILL_GRACE_MS";
+  /** Paging-in rate limit (0 = off), to watch the load bar move on a fast machine. */
+  public static final String LOAD_MAX_BYTES_PER_SECOND = "HOIST_LOAD_MAX_BYTES_PER_SECOND";
+
+  /** The load stage's keys that may come from the environment (to be merged into {@link #ENV_KEYS}). */
+  public static final String[] LOAD_ENV_KEYS = {
+      NATIVE_TIMEOUT_SMALL_SECONDS, NATIVE_TIMEOUT_MEDIUM_SECONDS, NATIVE_TIMEOUT_LARGE_SECONDS, NATIVE_KILL_GRACE_MS,
+      LOAD_MAX_BYTES_PER_SECOND
+  };
+
+  /** The seed's "small models (< 2GB): 5 minutes". */
+  public long nativeTimeoutSmallSeconds() {
+    return range(NATIVE_TIMEOUT_SMALL_SECONDS, 300, 1, 24 * 3600);
+  }
+
+  /** The seed's "medium models (2-8GB): 15 minutes". */
+  public long nativeTimeoutMediumSeconds() {
+    return range(NATIVE_TIMEOUT_MEDIUM_SECONDS, 900, 1, 24 * 3600);
+  }
+
+  /** The seed's "large models (> 8GB): 30 minutes". */
+  public long nativeTimeoutLargeSeconds() {
+    return range(NATIVE_TIMEOUT_LARGE_SECONDS, 1800, 1, 24 * 3600);
+  }
+
+  public long nativeKillGraceMs() {
+    return range(NATIVE_KILL_GRACE_MS, 5000, 0, 600_000);
+  }
+
+  /** 0 = unlimited. */
+  public long loadMaxBytesPerSecond() {
+    return range(LOAD_MAX_BYTES_PER_SECOND, 0, 0, Long.MAX_VALUE);
+  }
+
+  /** Checks the load stage's keys (called by the load verticle at deployment). */
+  public HoistConfig validateLoad() {
+    nativeTimeoutSmallSeconds();
+    nativeTimeoutMediumSeconds();
+    nativeTimeoutLargeSeconds();
+    nativeKillGraceMs();
+    loadMaxBytesPerSecond();
+    return this;
+  }
+
+  // ------------------------------------------------------------------ download throughput (download stage)
+  // Kept as one block: the download stage validates these itself when it starts.
+
+  /** How many files of one operation are fetched at once. */
+  public static final String DOWNLOAD_PARALLEL_FILES = "HOIST_DOWNLOAD_PARALLEL_FILES";
+  /** How many connections one large file may use for its ranges at once. */
+  public static final String DOWNLOAD_CONNECTIONS_PER_FILE = "HOIST_DOWNLOAD_CONNECTIONS_PER_FILE";
+  /** How many download connections the whole stage may hold at once. */
+  public static final String DOWNLOAD_MAX_CONNECTIONS = "HOIST_DOWNLOAD_MAX_CONNECTIONS";
+  /** The size of the ranges a large file is split into; a file no larger than this is one stream. */
+  public static final String DOWNLOAD_CHUNK_BYTES = "HOIST_DOWNLOAD_CHUNK_BYTES";
+
+  /** The keys above, for the environment overlay (see {@link #ENV_KEYS}). */
+  public static final String[] DOWNLOAD_ENV_KEYS = {
+      DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES
+  };
+
+  public int downloadParallelFiles() {
+    return (int) range(DOWNLOAD_PARALLEL_FILES, 4, 1, 64);
+  }
+
+  public int downloadConnectionsPerFile() {
+    return (int) range(DOWNLOAD_CONNECTIONS_PER_FILE, 4, 1, 32);
+  }
+
+  public int downloadMaxConnections() {
+    return (int) range(DOWNLOAD_MAX_CONNECTIONS, 8, 1, 256);
+  }
+
+  public long downloadChunkBytes() {
+    return range(DOWNLOAD_CHUNK_BYTES, 64L << 20, 64L << 10, 16L << 30);
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private String string(String key, String def) {
@@ -247,6 +395,14 @@ public final class HoistConfig {
     requestTimeoutMs();
     memoryHeadroomBytes();
     memoryLimitBytes();
+    maxConcurrent();
+    timeoutSeconds(0);
+    timeoutSeconds(4_000_000_000L);
+    timeoutSeconds(9_000_000_000L);
+    webhooks();
+    webhookRetries();
+    webhookRetryBaseMs();
+    persistIntervalMs();
     return this;
   }
 }

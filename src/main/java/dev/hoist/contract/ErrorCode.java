@@ -13,6 +13,7 @@ public enum ErrorCode {
   NOT_FOUND(404, false),
   METHOD_NOT_ALLOWED(405, false),
   OPERATION_ACTIVE(409, false),
+  OPERATION_FINISHED(409, false),
   UNSUPPORTED_MEDIA_TYPE(415, false),
   GATED_REPO(403, false),
   CHECKSUM_MISMATCH(502, true),

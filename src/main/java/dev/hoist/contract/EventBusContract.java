@@ -27,6 +27,17 @@ public final class EventBusContract {
   public static final String OPS_GET = PREFIX + "ops.get";
   /** Request {@code {}} → {@code {operations: [...]}}, newest first. */
   public static final String OPS_LIST = PREFIX + "ops.list";
+  /** Request {@code {operation_id}} → the operation, now {@code cancelled}. Fails 404, or 409 when finished. */
+  public static final String OPS_CANCEL = PREFIX + "ops.cancel";
+  /**
+   * Request {@code {operation_id}} → the operation, started again under the same id with
+   * {@code attempt} + 1, continuing from what is on disk. Fails 404, or 409 unless failed or cancelled.
+   */
+  public static final String OPS_RETRY = PREFIX + "ops.retry";
+  /** Request {@code {model?, status?, limit?}} → {@code {operations: [...]}} from the database, newest first. */
+  public static final String OPS_HISTORY = PREFIX + "ops.history";
+  /** Request {@code {}} → {@code {models: [{model_name, loads, ...}]}}: per-model statistics. */
+  public static final String OPS_STATS = PREFIX + "ops.stats";
   /** Request {@code {operation_id}} → {@code {}}; removes a finished operation. Fails 404/409. */
   public static final String OPS_DELETE = PREFIX + "ops.delete";
   /**

@@ -80,6 +80,10 @@ public class GatewayVerticle extends VerticleBase {
     router.get("/api/llm/progress").handler(this::listOperations);
     router.get("/api/llm/progress/:operation_id").handler(this::getOperation);
     router.delete("/api/llm/progress/:operation_id").handler(this::deleteOperation);
+    router.post("/api/llm/progress/:operation_id/cancel").handler(this::cancelOperation);
+    router.post("/api/llm/progress/:operation_id/retry").handler(this::retryOperation);
+    router.get("/api/llm/history").handler(this::history);
+    router.get("/api/llm/stats").handler(this::stats);
     router.get("/api/llm/models").handler(this::listModels);
     router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
     router.get("/health").handler(this::health);
@@ -97,15 +101,20 @@ public class GatewayVerticle extends VerticleBase {
 
   private void startLoad(RoutingContext ctx) {
     JsonObject body = jsonBody(ctx);
-    request(OPS_CREATE, body).onSuccess(op -> ctx.response().setStatusCode(202)
-        .putHeader("Content-Type", "application/json")
-        .putHeader("Location", "/api/llm/progress/" + op.getString(OPERATION_ID))
-        .end(new JsonObject()
-            .put(OPERATION_ID, op.getString(OPERATION_ID))
-            .put(MESSAGE, "Model loading started for " + op.getString(MODEL_NAME))
-            .put(STATUS, "started")
-            .encode()))
-        .onFailure(ctx::fail);
+    request(OPS_CREATE, body).onSuccess(op -> {
+      boolean joined = op.getBoolean("joined", false);
+      String id = op.getString(OPERATION_ID);
+      ctx.response().setStatusCode(202)
+          .putHeader("Content-Type", "application/json")
+          .putHeader("Location", "/api/llm/progress/" + id)
+          .end(new JsonObject()
+              .put(OPERATION_ID, id)
+              .put(MESSAGE, joined
+                  ? "Model loading already in progress for " + op.getString(MODEL_NAME) + "; joined operation " + id
+                  : "Model loading started for " + op.getString(MODEL_NAME))
+              .put(STATUS, joined ? "joined" : "started")
+              .encode());
+    }).onFailure(ctx::fail);
   }
 
   private void listOperations(RoutingContext ctx) {
@@ -118,6 +127,30 @@ public class GatewayVerticle extends VerticleBase {
 
   private void deleteOperation(RoutingContext ctx) {
     request(OPS_DELETE, idOf(ctx)).onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
+  }
+
+  private void cancelOperation(RoutingContext ctx) {
+    request(OPS_CANCEL, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
+  }
+
+  private void retryOperation(RoutingContext ctx) {
+    request(OPS_RETRY, idOf(ctx)).onSuccess(op -> ctx.response().setStatusCode(202)
+        .putHeader("Content-Type", "application/json").end(op.encode())).onFailure(ctx::fail);
+  }
+
+  private void history(RoutingContext ctx) {
+    JsonObject query = new JsonObject();
+    for (String name : List.of("model", "status", "limit")) {
+      String value = ctx.request().getParam(name);
+      if (value != null && !value.isEmpty()) {
+        query.put(name, value);
+      }
+    }
+    request(OPS_HISTORY, query).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
+  }
+
+  private void stats(RoutingContext ctx) {
+    request(OPS_STATS, new JsonObject()).onSuccess(s -> json(ctx, s)).onFailure(ctx::fail);
   }
 
   private void listModels(RoutingContext ctx) {

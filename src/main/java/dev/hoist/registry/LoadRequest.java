@@ -24,18 +24,21 @@ final class LoadRequest {
   final String revision;
   /** Options for the download stage; empty when none were given. */
   final JsonObject options;
+  /** Higher runs first when operations queue; default 0. */
+  final int priority;
 
-  private LoadRequest(String modelName, String revision, JsonObject options) {
+  private LoadRequest(String modelName, String revision, JsonObject options, int priority) {
     this.modelName = modelName;
     this.revision = revision;
     this.options = options;
+    this.priority = priority;
   }
 
   static LoadRequest parse(JsonObject body) {
     JsonObject b = body == null ? new JsonObject() : body;
     for (String field : b.fieldNames()) {
       if (!FIELDS.contains(field)) {
-        throw bad(field, "is not a known field (known: model_name, revision, include, quantization, file, max_bytes_per_second)");
+        throw bad(field, "is not a known field (known: model_name, revision, include, quantization, file, max_bytes_per_second, priority)");
       }
     }
     Object rawName = b.getValue(MODEL_NAME);
@@ -89,7 +92,15 @@ final class LoadRequest {
       }
       options.put(MAX_BYTES_PER_SECOND, ((Number) m).longValue());
     }
-    return new LoadRequest(modelName, revision, options);
+    int priority = 0;
+    if (b.containsKey("priority")) {
+      Object p = b.getValue("priority");
+      if (!(p instanceof Integer) || (Integer) p < -100 || (Integer) p > 100) {
+        throw bad("priority", "must be a whole number from -100 to 100 (higher runs first)");
+      }
+      priority = (Integer) p;
+    }
+    return new LoadRequest(modelName, revision, options, priority);
   }
 
   private static HoistException bad(String field, String problem) {

@@ -29,7 +29,7 @@ public final class ModelCatalog {
     public final String hub;
     public final JsonObject json;
 
-    Entry(String name, ModelRef ref, String hub, JsonObject json) {
+    public Entry(String name, ModelRef ref, String hub, JsonObject json) {
       this.name = name;
       this.ref = ref;
       this.hub = hub;

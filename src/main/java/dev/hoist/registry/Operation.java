@@ -3,6 +3,7 @@ package dev.hoist.registry;
 import static dev.hoist.contract.EventBusContract.*;
 
 import dev.hoist.contract.HoistException;
+import dev.hoist.contract.ModelRef;
 import dev.hoist.contract.OperationStatus;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -10,16 +11,22 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Map;
 
 /**
- * One model load, as the registry keeps it. Mutated only on the registry's event loop; its JSON
- * form ({@link #toJson()}) is the REST object and the WebSocket payload.
+ * One model load, as the registry keeps it. Mutated only on the registry's event loop. Its JSON
+ * form ({@link #toJson()}) is the REST object and the WebSocket payload; {@link #toState()} adds
+ * what a restart needs and is what the database stores.
  */
 final class Operation {
 
   private static final DateTimeFormatter LOG_TIME = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneOffset.UTC);
   private static final long RATE_WINDOW_MS = 5_000;
+  static final String TIMELINE = "timeline";
+  static final String QUEUE_POSITION = "queue_position";
+  static final String PRIORITY = "priority";
+  private static final String INTERNAL = "internal";
 
   final String id;
   final String modelName;
@@ -27,29 +34,39 @@ final class Operation {
   final Instant createdAt;
   final int maxLogs;
 
-  OperationStatus status = OperationStatus.INITIALIZING;
+  OperationStatus status = OperationStatus.QUEUED;
   int progress;
   String message;
   final ArrayDeque<String> logs = new ArrayDeque<>();
   Instant updatedAt;
   Instant finishedAt;
   long seq;
+  /** Tries the user asked for: 1, then +1 per retry. */
   int attempt = 1;
+  /** Runs of the stages (attempts and resumes after a restart); a report of another run is stale. */
+  int run;
+  int priority;
+  Integer queuePosition;
+  Instant runStartedAt;
   String commit;
+  /** {status, at} for every state entered, so history can show a timeline and durations. */
+  final JsonArray timeline = new JsonArray();
 
   // The current stage's raw facts, as reported by the stage doing the work.
-  String stageName = OperationStatus.INITIALIZING.wireName();
+  String stageName = OperationStatus.QUEUED.wireName();
   long bytesDone;
   long bytesTotal;
   String currentFile;
   int filesDone;
   int filesTotal;
   double bytesPerSecond;
+  boolean stalled;
+  Long stalledSeconds;
   final RateWindow rate = new RateWindow(RATE_WINDOW_MS);
   JsonArray files;
   JsonObject options = new JsonObject();
-  boolean stalled;
-  Long stalledSeconds;
+  /** Bytes of the model's files, from the download manifest. */
+  long modelBytes;
 
   JsonObject downloadResult;
   JsonObject summary;
@@ -68,6 +85,16 @@ final class Operation {
     return !status.isFinished();
   }
 
+  /** Running: holds one of the slots of the queue. */
+  boolean isRunning() {
+    return isActive() && status != OperationStatus.QUEUED;
+  }
+
+  /** Operations that would do the same work share one: same repo, revision, hub and options. */
+  String dedupKey() {
+    return entry.hub + "|" + entry.ref + "|" + options.encode();
+  }
+
   /** Appends a log line, dropping the oldest beyond MAX_PROGRESS_ENTRIES. */
   void log(Instant at, String level, String text) {
     String prefix = LOG_TIME.format(at) + (LEVEL_WARN.equals(level) ? " WARN " : LEVEL_ERROR.equals(level) ? " ERROR " : " ");
@@ -77,17 +104,25 @@ final class Operation {
     }
   }
 
-  /** Enters a new state: the stage detail starts over, progress jumps to the band's start. */
-  void enter(OperationStatus next, long nowNanos) {
+  /** Enters a new state: the stage detail starts over, progress moves to at least the band's start. */
+  void enter(OperationStatus next) {
     status = next;
     stageName = next.wireName();
-    stalled = false;
     bytesDone = 0;
     bytesTotal = 0;
     currentFile = null;
     bytesPerSecond = 0;
+    stalled = false;
     rate.reset();
     raiseProgress(next.bandStart);
+    mark(next);
+  }
+
+  /** Records a state change on the timeline without touching the stage detail. */
+  void mark(OperationStatus next) {
+    status = next;
+    stageName = next.wireName();
+    timeline.add(new JsonObject().put(STATUS, next.wireName()).put("at", Instant.now().toString()));
   }
 
   /** Progress never goes backwards. */
@@ -140,13 +175,19 @@ final class Operation {
         .put(STATUS, status.wireName())
         .put(PROGRESS, progress)
         .put(MESSAGE, message)
-        .put(LOGS, new JsonArray(new java.util.ArrayList<>(logs)))
+        .put(LOGS, new JsonArray(new ArrayList<>(logs)))
         .put(CREATED_AT, createdAt.toString())
         .put(UPDATED_AT, updatedAt.toString())
         .put(SEQ, seq)
         .put(ATTEMPT, attempt)
+        .put(PRIORITY, priority)
+        .put(QUEUE_POSITION, status == OperationStatus.QUEUED ? queuePosition : null)
         .put(STAGE, stage)
-        .put(FILES, files == null ? new JsonArray() : files.copy());
+        .put(FILES, files == null ? new JsonArray() : files.copy())
+        .put(TIMELINE, timeline.copy());
+    if (!options.isEmpty()) {
+      json.put(OPTIONS, options.copy());
+    }
     if (summary != null) {
       json.put(SUMMARY, summary.copy());
     }
@@ -154,6 +195,58 @@ final class Operation {
       json.put(ERROR, error.toJson());
     }
     return json;
+  }
+
+  /** The public form plus what only a restart needs. */
+  JsonObject toState() {
+    JsonObject internal = new JsonObject()
+        .put("entry_name", entry.name)
+        .put(HUB, entry.hub)
+        .put("entry", entry.json.copy())
+        .put("run", run)
+        .put("model_bytes", modelBytes)
+        .put("download_result", downloadResult == null ? null : downloadResult.copy());
+    return toJson().put("finished_at", finishedAt == null ? null : finishedAt.toString()).put(INTERNAL, internal);
+  }
+
+  static Operation fromState(JsonObject s, int maxLogs) {
+    JsonObject internal = s.getJsonObject(INTERNAL, new JsonObject());
+    ModelRef ref = ModelRef.of(s.getString(REPO), s.getString(REVISION));
+    ModelCatalog.Entry entry = new ModelCatalog.Entry(internal.getString("entry_name", s.getString(MODEL_NAME)), ref,
+        internal.getString(HUB, ModelCatalog.DEFAULT_HUB), internal.getJsonObject("entry", new JsonObject()));
+    Operation op = new Operation(s.getString(OPERATION_ID), s.getString(MODEL_NAME), entry,
+        Instant.parse(s.getString(CREATED_AT)), maxLogs);
+    op.status = OperationStatus.fromWire(s.getString(STATUS));
+    op.stageName = s.getJsonObject(STAGE, new JsonObject()).getString(STAGE_NAME, op.status.wireName());
+    op.progress = s.getInteger(PROGRESS, 0);
+    op.message = s.getString(MESSAGE);
+    s.getJsonArray(LOGS, new JsonArray()).forEach(line -> op.logs.addLast(String.valueOf(line)));
+    while (op.logs.size() > maxLogs) {
+      op.logs.pollFirst();
+    }
+    op.updatedAt = Instant.parse(s.getString(UPDATED_AT));
+    String finished = s.getString("finished_at");
+    op.finishedAt = finished == null ? null : Instant.parse(finished);
+    op.seq = s.getLong(SEQ, 0L);
+    op.attempt = s.getInteger(ATTEMPT, 1);
+    op.priority = s.getInteger(PRIORITY, 0);
+    op.commit = s.getString(COMMIT);
+    s.getJsonArray(TIMELINE, new JsonArray()).forEach(op.timeline::add);
+    JsonObject stage = s.getJsonObject(STAGE, new JsonObject());
+    op.bytesDone = stage.getLong(BYTES_DONE, 0L);
+    op.bytesTotal = stage.getLong(BYTES_TOTAL, 0L);
+    op.filesDone = stage.getInteger(FILES_DONE, 0);
+    op.filesTotal = stage.getInteger(FILES_TOTAL, 0);
+    op.files = s.getJsonArray(FILES);
+    op.options = s.getJsonObject(OPTIONS, new JsonObject());
+    op.summary = s.getJsonObject(SUMMARY);
+    if (s.getJsonObject(ERROR) != null) {
+      op.error = HoistException.fromJson(s.getJsonObject(ERROR));
+    }
+    op.run = internal.getInteger("run", 0);
+    op.modelBytes = internal.getLong("model_bytes", 0L);
+    op.downloadResult = internal.getJsonObject("download_result");
+    return op;
   }
 
   /** Applies a per-file progress map {path → bytes done} onto the manifest. */

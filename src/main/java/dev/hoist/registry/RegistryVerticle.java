@@ -10,10 +10,13 @@ import dev.hoist.contract.ModelRef;
 import dev.hoist.contract.OperationStatus;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.InputStream;
@@ -24,8 +27,9 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,40 +41,72 @@ import org.slf4j.LoggerFactory;
  * The only owner of operation state, and the coordinator of each operation's stages. Stages receive
  * a command, report progress on {@link dev.hoist.contract.EventBusContract#OPS_REPORT}, and finish
  * with a completed or failed report; the registry maps their raw facts into the seed's progress
- * bands and publishes every change on {@link dev.hoist.contract.EventBusContract#OPS_UPDATES}.
+ * bands, publishes every change on {@link dev.hoist.contract.EventBusContract#OPS_UPDATES}, runs at
+ * most HOIST_MAX_CONCURRENT operations at once (the others queue), and keeps every operation in an
+ * embedded database so a restart resumes what was running.
  */
 public class RegistryVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(RegistryVerticle.class);
   private static final long TICK_MS = 1_000;
+  private static final int MAX_HISTORY = 1_000;
+  private static final int STATS_WINDOW = 10_000;
+  private static final long STAGE_WAIT_MS = 250;
+  private static final int STAGE_WAIT_TRIES = 120;
 
   private final Map<String, Operation> operations = new LinkedHashMap<>();
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  /** Operations whose state changed since the last write to the database. */
+  private final Map<String, Operation> dirty = new LinkedHashMap<>();
   private HoistConfig config;
   private ModelCatalog catalog;
   private DeliveryOptions requestOptions;
+  private WorkerExecutor storeThread;
+  private OperationStore store;
+  private Webhooks webhooks;
+  private boolean flushing;
 
   @Override
   public Future<?> start() {
     config = new HoistConfig(config()).validate();
     requestOptions = new DeliveryOptions().setSendTimeout(config.requestTimeoutMs());
-    return loadCatalog(config.modelsFile()).map(c -> {
-      catalog = c;
-      EventBus bus = vertx.eventBus();
-      consumers.add(bus.<JsonObject>consumer(OPS_CREATE, this::create));
-      consumers.add(bus.<JsonObject>consumer(OPS_GET, this::get));
-      consumers.add(bus.<JsonObject>consumer(OPS_LIST, this::list));
-      consumers.add(bus.<JsonObject>consumer(OPS_DELETE, this::delete));
-      consumers.add(bus.<JsonObject>consumer(OPS_REPORT, this::report));
-      consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
-      consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
-      consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
-          m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_REGISTRY))));
-      vertx.setPeriodic(TICK_MS, id -> tick());
-      long cleanupEveryMs = Math.min(30_000, Math.max(1_000, config.progressCleanupIntervalSeconds() * 1000 / 4));
-      vertx.setPeriodic(cleanupEveryMs, id -> cleanup());
-      return c;
-    }).compose(c -> Future.all(consumers.stream().map(MessageConsumer::completion).toList()));
+    // One thread: database writes stay in order and never contend.
+    storeThread = vertx.createSharedWorkerExecutor("hoist-registry-store", 1);
+    webhooks = new Webhooks(vertx, config.webhooks(), config.webhookRetries(), config.webhookRetryBaseMs());
+    Path dbFile = config.dataDir().resolve("hoist.db");
+    return loadCatalog(config.modelsFile())
+        .compose(c -> {
+          catalog = c;
+          return storeThread.executeBlocking(() -> OperationStore.open(dbFile));
+        })
+        .compose(s -> {
+          store = s;
+          return storeThread.executeBlocking(store::loadLive);
+        })
+        .compose(states -> {
+          EventBus bus = vertx.eventBus();
+          consumers.add(bus.<JsonObject>consumer(OPS_CREATE, this::create));
+          consumers.add(bus.<JsonObject>consumer(OPS_GET, this::get));
+          consumers.add(bus.<JsonObject>consumer(OPS_LIST, this::list));
+          consumers.add(bus.<JsonObject>consumer(OPS_DELETE, this::delete));
+          consumers.add(bus.<JsonObject>consumer(OPS_CANCEL, this::cancel));
+          consumers.add(bus.<JsonObject>consumer(OPS_RETRY, this::retry));
+          consumers.add(bus.<JsonObject>consumer(OPS_HISTORY, this::history));
+          consumers.add(bus.<JsonObject>consumer(OPS_STATS, this::stats));
+          consumers.add(bus.<JsonObject>consumer(OPS_REPORT, this::report));
+          consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
+          consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
+          consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
+              m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_REGISTRY))));
+          return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).map(v -> states);
+        })
+        .onSuccess(states -> {
+          recover(states);
+          vertx.setPeriodic(TICK_MS, id -> tick());
+          long cleanupEveryMs = Math.min(30_000, Math.max(1_000, config.progressCleanupIntervalSeconds() * 1000 / 4));
+          vertx.setPeriodic(cleanupEveryMs, id -> cleanup());
+          vertx.setPeriodic(config.persistIntervalMs(), id -> flush());
+        });
   }
 
   /** The catalog file if it exists, else the copy packaged in the jar. */
@@ -94,29 +130,81 @@ public class RegistryVerticle extends VerticleBase {
     });
   }
 
+  /** After a restart: what was running resumes under the same id, from what is on disk. */
+  private void recover(List<JsonObject> states) {
+    int resumed = 0;
+    for (JsonObject state : states) {
+      Operation op;
+      try {
+        op = Operation.fromState(state, config.maxProgressEntries());
+      } catch (RuntimeException e) {
+        log.error("Cannot read stored operation {}; leaving it out", state.getString(OPERATION_ID), e);
+        continue;
+      }
+      operations.put(op.id, op);
+      if (op.isRunning()) {
+        op.log(Instant.now(), LEVEL_WARN, "Hoist restarted while this operation was " + op.status.wireName()
+            + "; resuming from what is on disk");
+        op.status = OperationStatus.QUEUED;
+        resumed++;
+      }
+    }
+    if (!operations.isEmpty()) {
+      log.info("Recovered {} operations from the database, {} of them resumed", operations.size(), resumed);
+    }
+    schedule();
+  }
+
   // ------------------------------------------------------------------ requests
 
   private void create(Message<JsonObject> msg) {
     try {
       LoadRequest request = LoadRequest.parse(msg.body());
-      ModelCatalog.Entry entry = catalog.resolve(request.modelName);
-      if (request.revision != null) {
-        entry = entry.atRevision(request.revision);
-      }
+      ModelCatalog.Entry resolved = catalog.resolve(request.modelName);
+      ModelCatalog.Entry entry = request.revision != null ? resolved.atRevision(request.revision) : resolved;
       Instant now = Instant.now();
       Operation op = new Operation(UUID.randomUUID().toString(), request.modelName, entry, now, config.maxProgressEntries());
       op.options = request.options;
+      op.priority = request.priority;
+      Operation same = findActive(op.dedupKey());
+      if (same != null) {
+        same.log(now, LEVEL_INFO, "Another request for " + request.modelName + " joined this operation");
+        publish(same);
+        msg.reply(same.toJson().put("joined", true));
+        return;
+      }
       op.message = "Starting model loading for " + request.modelName;
       op.log(now, LEVEL_INFO, "Model loading requested: " + request.modelName + " (" + entry.ref + " on hub '" + entry.hub + "')"
           + (request.options.isEmpty() ? "" : " with options " + request.options.encode()));
       operations.put(op.id, op);
       log.info("Operation {} created for {} ({})", op.id, request.modelName, entry.ref);
-      publish(op);
-      msg.reply(op.toJson());
-      startDownload(op);
+      // The 202 goes out only once the operation is on disk: an accepted load is never lost.
+      JsonObject state = op.toState();
+      storeThread.executeBlocking(() -> {
+        store.save(List.of(state));
+        return null;
+      }).onComplete(ar -> {
+        if (ar.failed()) {
+          operations.remove(op.id);
+          log.error("Cannot store new operation {}", op.id, ar.cause());
+          Failures.reply(msg, new HoistException(ErrorCode.INTERNAL, "cannot record the operation: " + ar.cause().getMessage()));
+          return;
+        }
+        schedule(); // starts it now if a slot is free, else publishes its place in the queue
+        msg.reply(op.toJson());
+      });
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
     }
+  }
+
+  private Operation findActive(String dedupKey) {
+    for (Operation op : operations.values()) {
+      if (op.isActive() && op.dedupKey().equals(dedupKey)) {
+        return op;
+      }
+    }
+    return null;
   }
 
   private void get(Message<JsonObject> msg) {
@@ -129,7 +217,7 @@ public class RegistryVerticle extends VerticleBase {
 
   private void list(Message<JsonObject> msg) {
     List<Operation> newestFirst = new ArrayList<>(operations.values());
-    java.util.Collections.reverse(newestFirst);
+    Collections.reverse(newestFirst);
     JsonArray array = new JsonArray();
     newestFirst.forEach(op -> array.add(op.toJson()));
     msg.reply(new JsonObject().put(OPERATIONS, array));
@@ -140,13 +228,102 @@ public class RegistryVerticle extends VerticleBase {
       Operation op = find(msg.body());
       if (op.isActive()) {
         throw new HoistException(ErrorCode.OPERATION_ACTIVE, "operation " + op.id + " is still " + op.status.wireName()
-            + "; its progress data can be cleared once it has finished");
+            + "; cancel it first (POST /api/llm/progress/" + op.id + "/cancel), or wait for it to finish");
       }
       remove(op);
       msg.reply(new JsonObject());
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
     }
+  }
+
+  /** Stops an operation in any stage; partial downloads stay on disk for a retry. */
+  private void cancel(Message<JsonObject> msg) {
+    try {
+      Operation op = find(msg.body());
+      if (!op.isActive()) {
+        throw new HoistException(ErrorCode.OPERATION_FINISHED, "operation " + op.id + " has already finished ("
+            + op.status.wireName() + "); nothing to cancel");
+      }
+      OperationStatus was = op.status;
+      stopStages(op, was);
+      finish(op, OperationStatus.CANCELLED, null, "Cancelled by request while " + was.wireName()
+          + (was == OperationStatus.DOWNLOADING ? "; downloaded files are kept for a retry" : ""));
+      msg.reply(op.toJson());
+    } catch (RuntimeException e) {
+      Failures.reply(msg, e);
+    }
+  }
+
+  /** Tells the stage doing the work to stop now; its later reports belong to an old run and are ignored. */
+  private void stopStages(Operation op, OperationStatus was) {
+    String address = was == OperationStatus.INITIALIZING || was == OperationStatus.DOWNLOADING ? DOWNLOAD_CANCEL
+        : was == OperationStatus.LOADING ? LOAD_CANCEL : null;
+    op.run++;
+    if (address != null) {
+      vertx.eventBus().<JsonObject>request(address, new JsonObject().put(OPERATION_ID, op.id), requestOptions)
+          .onFailure(err -> log.warn("Could not tell the {} stage to stop operation {}: {}",
+              address.equals(LOAD_CANCEL) ? "load" : "download", op.id, err.getMessage()));
+    }
+  }
+
+  /** Starts a failed or cancelled operation again under the same id. */
+  private void retry(Message<JsonObject> msg) {
+    try {
+      Operation op = find(msg.body());
+      if (op.status != OperationStatus.ERROR && op.status != OperationStatus.CANCELLED) {
+        throw new HoistException(op.isActive() ? ErrorCode.OPERATION_ACTIVE : ErrorCode.OPERATION_FINISHED,
+            "operation " + op.id + " is " + op.status.wireName() + "; only failed or cancelled operations can be retried");
+      }
+      op.attempt++;
+      op.error = null;
+      op.finishedAt = null;
+      op.summary = null;
+      op.mark(OperationStatus.QUEUED);
+      op.message = "Retrying (attempt " + op.attempt + ")";
+      op.log(Instant.now(), LEVEL_INFO, "Retry requested: attempt " + op.attempt + ", continuing from what is on disk");
+      publish(op);
+      schedule();
+      msg.reply(op.toJson());
+    } catch (RuntimeException e) {
+      Failures.reply(msg, e);
+    }
+  }
+
+  private void history(Message<JsonObject> msg) {
+    JsonObject q = msg.body() == null ? new JsonObject() : msg.body();
+    String model = q.getValue("model") instanceof String ? q.getString("model") : null;
+    String status = q.getValue(STATUS) instanceof String ? q.getString(STATUS) : null;
+    int limit;
+    try {
+      limit = Math.min(MAX_HISTORY, Math.max(1, Integer.parseInt(String.valueOf(q.getValue("limit", 50)))));
+      if (status != null) {
+        OperationStatus.fromWire(status);
+      }
+    } catch (IllegalArgumentException e) {
+      Failures.reply(msg, new HoistException(ErrorCode.BAD_REQUEST, "limit must be a number and status one of queued, "
+          + "initializing, downloading, loading, finalizing, completed, error, cancelled"));
+      return;
+    }
+    flushNow().compose(v -> storeThread.executeBlocking(() -> store.history(model, status, limit)))
+        .onSuccess(states -> {
+          JsonArray out = new JsonArray();
+          states.forEach(s -> out.add(publicForm(s)));
+          msg.reply(new JsonObject().put(OPERATIONS, out));
+        })
+        .onFailure(err -> Failures.reply(msg, err));
+  }
+
+  private void stats(Message<JsonObject> msg) {
+    flushNow().compose(v -> storeThread.executeBlocking(() -> HistoryStats.compute(store.finished(STATS_WINDOW))))
+        .onSuccess(msg::reply)
+        .onFailure(err -> Failures.reply(msg, err));
+  }
+
+  private static JsonObject publicForm(JsonObject state) {
+    JsonObject copy = state.copy();
+    copy.remove("internal");
+    return copy;
   }
 
   private Operation find(JsonObject body) {
@@ -210,24 +387,79 @@ public class RegistryVerticle extends VerticleBase {
     }
   }
 
-  // ------------------------------------------------------------------ stage sequence
+  // ------------------------------------------------------------------ queue and stage sequence
 
-  private void startDownload(Operation op) {
+  /** Starts queued operations while there are free slots; tells the rest where they stand. */
+  private void schedule() {
+    long running = operations.values().stream().filter(Operation::isRunning).count();
+    List<Operation> waiting = new ArrayList<>();
+    for (Operation op : operations.values()) {
+      if (op.status == OperationStatus.QUEUED) {
+        waiting.add(op);
+      }
+    }
+    // Higher priority first; within a priority, first come first served.
+    waiting.sort(Comparator.comparingInt((Operation op) -> -op.priority).thenComparing(op -> op.createdAt));
+    int position = 0;
+    for (Operation op : waiting) {
+      if (running < config.maxConcurrent()) {
+        running++;
+        begin(op);
+      } else {
+        position++;
+        if (op.queuePosition == null || op.queuePosition != position) {
+          op.queuePosition = position;
+          op.message = "Queued: position " + position + " (" + config.maxConcurrent() + " operations run at once)";
+          publish(op);
+        }
+      }
+    }
+  }
+
+  private void begin(Operation op) {
+    op.run++;
+    op.queuePosition = null;
+    op.runStartedAt = Instant.now();
+    op.enter(OperationStatus.INITIALIZING);
+    op.message = "Resolving " + op.entry.ref;
+    publish(op);
     JsonObject command = new JsonObject()
         .put(OPERATION_ID, op.id)
-        .put(ATTEMPT, op.attempt)
+        .put(ATTEMPT, op.run)
         .put(REPO, op.entry.ref.repo)
         .put(REVISION, op.entry.ref.revision)
         .put(HUB, op.entry.hub)
         .put(OPTIONS, op.options.copy());
-    vertx.eventBus().request(DOWNLOAD_START, command, requestOptions)
-        .onFailure(err -> fail(op, op.attempt, Failures.toHoist(err)));
+    command(op, DOWNLOAD_START, command, 0);
+  }
+
+  /**
+   * Sends a stage its command. A stage that is not there yet (Hoist starting, a node joining) is
+   * waited for a while before the operation fails, so a restart does not race the deployment.
+   */
+  private void command(Operation op, String address, JsonObject command, int tries) {
+    int run = op.run;
+    vertx.eventBus().request(address, command, requestOptions).onFailure(err -> {
+      if (run != op.run || !op.isRunning()) {
+        return;
+      }
+      boolean absent = err instanceof ReplyException && ((ReplyException) err).failureType() == ReplyFailure.NO_HANDLERS;
+      if (absent && tries < STAGE_WAIT_TRIES) {
+        if (tries == 0) {
+          op.log(Instant.now(), LEVEL_WARN, "Waiting for the " + address.substring(PREFIX.length()) + " stage to come up");
+          publish(op);
+        }
+        vertx.setTimer(STAGE_WAIT_MS, t -> command(op, address, command, tries + 1));
+        return;
+      }
+      fail(op, run, Failures.toHoist(err));
+    });
   }
 
   private void startLoad(Operation op) {
     JsonObject command = new JsonObject()
         .put(OPERATION_ID, op.id)
-        .put(ATTEMPT, op.attempt)
+        .put(ATTEMPT, op.run)
         .put(REPO, op.entry.ref.repo)
         .put(COMMIT, op.commit)
         .put(MODEL_KEY, op.entry.ref.repo + "@" + op.commit)
@@ -237,17 +469,16 @@ public class RegistryVerticle extends VerticleBase {
     if (nativeService != null) {
       command.put(NATIVE, nativeService.copy());
     }
-    vertx.eventBus().request(LOAD_START, command, requestOptions)
-        .onFailure(err -> fail(op, op.attempt, Failures.toHoist(err)));
+    command(op, LOAD_START, command, 0);
   }
 
   /** Everything the stages say about an operation arrives here. */
   private void report(Message<JsonObject> msg) {
     JsonObject r = msg.body();
     Operation op = operations.get(r.getString(OPERATION_ID));
-    int attempt = r.getInteger(ATTEMPT, 0);
-    if (op == null || attempt != op.attempt || !op.isActive()) {
-      return; // a late report of a finished, removed or superseded run
+    int run = r.getInteger(ATTEMPT, 0);
+    if (op == null || run != op.run || !op.isRunning()) {
+      return; // a late report of a finished, cancelled, removed or superseded run
     }
     String kind = r.getString(KIND, KIND_PROGRESS);
     try {
@@ -262,27 +493,32 @@ public class RegistryVerticle extends VerticleBase {
           break;
         case KIND_FAILED:
           applyLog(op, r);
-          fail(op, attempt, HoistException.fromJson(r.getJsonObject(ERROR, new JsonObject())));
+          fail(op, run, HoistException.fromJson(r.getJsonObject(ERROR, new JsonObject())));
           break;
         default:
           log.warn("Ignoring report of unknown kind '{}' for {}", kind, op.id);
       }
     } catch (RuntimeException e) {
       log.error("Bad report for operation {}: {}", op.id, r.encode(), e);
-      fail(op, attempt, new HoistException(ErrorCode.INTERNAL, "internal error while recording progress: " + e.getMessage()));
+      fail(op, run, new HoistException(ErrorCode.INTERNAL, "internal error while recording progress: " + e.getMessage()));
     }
   }
 
   private void applyProgress(Operation op, OperationStatus stage, JsonObject r) {
     long now = System.nanoTime();
     if (stage.ordinal() > op.status.ordinal() && !stage.isFinished()) {
-      op.enter(stage, now);
+      op.enter(stage);
     }
     if (r.containsKey(COMMIT)) {
       op.commit = r.getString(COMMIT);
     }
     if (r.containsKey(FILES)) {
       op.files = r.getJsonArray(FILES).copy();
+      long total = 0;
+      for (int i = 0; i < op.files.size(); i++) {
+        total += op.files.getJsonObject(i).getLong(SIZE, 0L);
+      }
+      op.modelBytes = total;
     }
     if (r.containsKey(FILES_TOTAL)) {
       op.filesTotal = r.getInteger(FILES_TOTAL);
@@ -325,13 +561,12 @@ public class RegistryVerticle extends VerticleBase {
   private void completeStage(Operation op, OperationStatus stage, JsonObject r) {
     applyProgress(op, stage, r);
     JsonObject result = r.getJsonObject(RESULT, new JsonObject());
-    long now = System.nanoTime();
     if (stage == OperationStatus.DOWNLOADING || stage == OperationStatus.INITIALIZING) {
       op.downloadResult = result;
       op.commit = result.getString(COMMIT, op.commit);
       op.filesDone = op.filesTotal;
       op.raiseProgress(OperationStatus.DOWNLOADING.bandEnd);
-      op.enter(OperationStatus.LOADING, now);
+      op.enter(OperationStatus.LOADING);
       op.message = "Loading model into memory";
       op.log(Instant.now(), LEVEL_INFO, "Download complete; loading into memory");
       publish(op);
@@ -346,12 +581,11 @@ public class RegistryVerticle extends VerticleBase {
     Instant now = Instant.now();
     op.raiseProgress(OperationStatus.LOADING.bandEnd);
     // The stage detail keeps the load's totals: what a finished operation moved stays visible.
-    op.status = OperationStatus.FINALIZING;
-    op.stageName = OperationStatus.FINALIZING.wireName();
+    op.mark(OperationStatus.FINALIZING);
     op.bytesPerSecond = 0;
     op.currentFile = null;
     op.message = "Finalizing";
-    op.log(now, LEVEL_INFO, "Finalizing: verifying the loaded model");
+    op.log(now, LEVEL_INFO, "Finalizing: recording the loaded model");
     publish(op);
 
     op.summary = summary.copy();
@@ -360,14 +594,8 @@ public class RegistryVerticle extends VerticleBase {
     op.message = "Model summary recorded";
     publish(op);
 
-    op.status = OperationStatus.COMPLETED;
-    op.stageName = OperationStatus.COMPLETED.wireName();
     op.progress = 100;
-    op.finishedAt = now;
-    op.message = "Model " + op.modelName + " is loaded and ready";
-    op.log(now, LEVEL_INFO, "Completed in " + human(Duration.between(op.createdAt, now)));
-    log.info("Operation {} completed: {}", op.id, op.modelName);
-    publish(op);
+    finish(op, OperationStatus.COMPLETED, null, "Completed in " + human(Duration.between(op.runStartedAt, now)));
   }
 
   private static String describe(JsonObject s) {
@@ -390,19 +618,34 @@ public class RegistryVerticle extends VerticleBase {
     return ms < 10_000 ? String.format("%.1f s", ms / 1000.0) : (ms / 60_000) + " min " + (ms / 1000 % 60) + " s";
   }
 
-  private void fail(Operation op, int attempt, HoistException error) {
-    if (!op.isActive() || attempt != op.attempt) {
+  private void fail(Operation op, int run, HoistException error) {
+    if (!op.isActive() || run != op.run) {
       return;
     }
+    finish(op, OperationStatus.ERROR, error, null);
+  }
+
+  /** Ends an operation: completed, error or cancelled; frees its slot and tells the webhooks. */
+  private void finish(Operation op, OperationStatus end, HoistException error, String line) {
     Instant now = Instant.now();
-    op.status = OperationStatus.ERROR;
+    op.mark(end);
     op.error = error;
-    op.message = error.getMessage();
     op.finishedAt = now;
     op.bytesPerSecond = 0;
-    op.log(now, LEVEL_ERROR, error.getMessage());
-    log.warn("Operation {} failed ({}): {}", op.id, error.code().wireName(), error.getMessage());
+    op.queuePosition = null;
+    op.stalled = false;
+    if (error != null) {
+      op.message = error.getMessage();
+      op.log(now, LEVEL_ERROR, error.getMessage());
+      log.warn("Operation {} failed ({}): {}", op.id, error.code().wireName(), error.getMessage());
+    } else {
+      op.message = end == OperationStatus.COMPLETED ? "Model " + op.modelName + " is loaded and ready" : line;
+      op.log(now, end == OperationStatus.CANCELLED ? LEVEL_WARN : LEVEL_INFO, line);
+      log.info("Operation {} {}: {}", op.id, end.wireName(), op.modelName);
+    }
     publish(op);
+    webhooks.notify(end.wireName(), op.toJson());
+    schedule();
   }
 
   // ------------------------------------------------------------------ changes
@@ -410,44 +653,98 @@ public class RegistryVerticle extends VerticleBase {
   private void publish(Operation op) {
     op.seq++;
     op.updatedAt = Instant.now();
+    dirty.put(op.id, op);
     vertx.eventBus().publish(OPS_UPDATES, op.toJson());
   }
 
   private void remove(Operation op) {
     operations.remove(op.id);
+    dirty.remove(op.id);
     op.seq++;
     vertx.eventBus().publish(OPS_UPDATES, new JsonObject().put(OPERATION_ID, op.id).put(SEQ, op.seq).put(REMOVED, true));
+    JsonObject last = op.toState();
+    storeThread.executeBlocking(() -> {
+      store.save(List.of(last));
+      store.retire(op.id);
+      return null;
+    }).onFailure(err -> log.error("Cannot retire operation {} in the database", op.id, err));
   }
 
-  /** Lets rates decay while no bytes arrive, so a stall is visible. */
+  /** Writes what changed since the last flush, in one transaction, off the event loop. */
+  private void flush() {
+    if (flushing || dirty.isEmpty()) {
+      return;
+    }
+    flushNow();
+  }
+
+  private Future<Void> flushNow() {
+    if (dirty.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<JsonObject> states = new ArrayList<>();
+    dirty.values().forEach(op -> states.add(op.toState()));
+    dirty.clear();
+    flushing = true;
+    return storeThread.executeBlocking(() -> {
+      store.save(states);
+      return (Void) null;
+    }).andThen(ar -> {
+      flushing = false;
+      if (ar.failed()) {
+        log.error("Cannot write {} operations to the database", states.size(), ar.cause());
+      }
+    });
+  }
+
+  /** Each second: rates decay while no bytes arrive, and operations past their time limit fail. */
   private void tick() {
     long now = System.nanoTime();
-    for (Operation op : operations.values()) {
+    Instant wall = Instant.now();
+    for (Operation op : new ArrayList<>(operations.values())) {
+      if (!op.isRunning()) {
+        continue;
+      }
+      long limit = config.timeoutSeconds(op.modelBytes);
+      if (op.runStartedAt != null && Duration.between(op.runStartedAt, wall).getSeconds() >= limit) {
+        OperationStatus was = op.status;
+        stopStages(op, was);
+        finish(op, OperationStatus.ERROR, new HoistException(ErrorCode.TIMED_OUT, "timed out after "
+            + human(Duration.ofSeconds(limit)) + " while " + was.wireName() + " (the limit for a model of "
+            + (op.modelBytes / 1_000_000) + " MB); retry to continue from what is on disk"), null);
+        continue;
+      }
       if ((op.status == OperationStatus.DOWNLOADING || op.status == OperationStatus.LOADING)
-          && Duration.between(op.updatedAt, Instant.now()).toMillis() >= TICK_MS && op.refreshRate(now)) {
+          && Duration.between(op.updatedAt, wall).toMillis() >= TICK_MS && op.refreshRate(now)) {
         publish(op);
       }
     }
   }
 
-  /** PROGRESS_CLEANUP_INTERVAL: finished operations older than that leave the live list. */
+  /** PROGRESS_CLEANUP_INTERVAL: finished operations older than that leave the live list (history keeps them). */
   private void cleanup() {
     Instant cutoff = Instant.now().minusSeconds(config.progressCleanupIntervalSeconds());
     List<Operation> expired = new ArrayList<>();
-    for (Iterator<Operation> it = operations.values().iterator(); it.hasNext(); ) {
-      Operation op = it.next();
+    for (Operation op : operations.values()) {
       if (!op.isActive() && op.finishedAt != null && op.finishedAt.isBefore(cutoff)) {
         expired.add(op);
       }
     }
     expired.forEach(op -> {
-      log.info("Cleanup: dropping finished operation {} ({})", op.id, op.status.wireName());
+      log.info("Cleanup: operation {} ({}) leaves the live list", op.id, op.status.wireName());
       remove(op);
     });
   }
 
   @Override
   public Future<?> stop() {
-    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList());
+    webhooks.close();
+    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList())
+        .compose(v -> flushNow())
+        .compose(v -> storeThread.executeBlocking(() -> {
+          store.close();
+          return null;
+        }))
+        .onComplete(ar -> storeThread.close());
   }
 }

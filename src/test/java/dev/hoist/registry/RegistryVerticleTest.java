@@ -12,6 +12,7 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The registry alone on the event bus: this test plays the download and load stages (it answers
@@ -29,6 +31,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(VertxExtension.class)
 class RegistryVerticleTest {
 
+  @TempDir
+  Path dataDir;
   private Vertx vertx;
   private final List<JsonObject> downloadCommands = new CopyOnWriteArrayList<>();
   private final List<JsonObject> loadCommands = new CopyOnWriteArrayList<>();
@@ -54,7 +58,8 @@ class RegistryVerticleTest {
   }
 
   private void deploy(JsonObject extra) {
-    JsonObject config = new JsonObject().put(HoistConfig.MODELS_FILE, "conf/models.json").mergeIn(extra);
+    JsonObject config = new JsonObject().put(HoistConfig.MODELS_FILE, "conf/models.json")
+        .put(HoistConfig.DATA_DIR, dataDir.toString()).mergeIn(extra);
     await(vertx.deployVerticle(new RegistryVerticle(), new DeploymentOptions().setConfig(config)));
   }
 
