@@ -10,6 +10,12 @@ import io.vertx.config.ConfigStoreOptions;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -65,7 +71,7 @@ public final class Hoist {
 
   public static void main(String[] args) {
     String confFile = configFileFrom(args);
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = newVertx();
     loadConfig(vertx, confFile)
         .compose(config -> deploy(vertx, config).onSuccess(d -> log.info("Hoist is up: dashboard and API at http://{}:{}/",
             displayHost(new HoistConfig(config).httpHost()), d.httpPort())))
@@ -80,6 +86,22 @@ public final class Hoist {
         // exiting anyway
       }
     }, "hoist-shutdown"));
+  }
+
+  /**
+   * A Vert.x instance with Micrometer metrics on, so {@code /metrics} also shows the event bus, HTTP
+   * servers and clients, pools and the JVM. Hoist works in any Vert.x; this one is just better observed.
+   */
+  public static Vertx newVertx() {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    MicrometerMetricsOptions metrics = new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setJvmMetricsEnabled(true)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true));
+    return Vertx.builder()
+        .with(new VertxOptions().setMetricsOptions(metrics))
+        .withMetrics(new MicrometerMetricsFactory(registry))
+        .build();
   }
 
   /** {@code -conf FILE}, else HOIST_CONFIG, else conf/config.json. */

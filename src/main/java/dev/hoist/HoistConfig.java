@@ -49,6 +49,9 @@ public final class HoistConfig {
   public static final String WEBHOOK_RETRY_BASE_MS = "HOIST_WEBHOOK_RETRY_BASE_MS";
   public static final String PERSIST_INTERVAL_MS = "HOIST_PERSIST_INTERVAL_MS";
 
+  /** True: do not ask the hub in readiness checks (air-gapped, mirror only). */
+  public static final String OFFLINE = "HOIST_OFFLINE";
+
   /** Every key that may come from the environment. */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
@@ -57,7 +60,7 @@ public final class HoistConfig {
       DOWNLOAD_RETRIES, DOWNLOAD_RETRY_BASE_MS, DOWNLOAD_STALL_SECONDS, PROGRESS_INTERVAL_MS, REQUEST_TIMEOUT_MS,
       MEMORY_HEADROOM_MB, MEMORY_LIMIT_MB, NATIVE_LLM_URL, STING_LLM_SCRIPT, NATIVE_COMMAND,
       MAX_CONCURRENT, TIMEOUT_SMALL_SECONDS, TIMEOUT_MEDIUM_SECONDS, TIMEOUT_LARGE_SECONDS, WEBHOOKS,
-      WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS
+      WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS, OFFLINE
   };
 
   private final JsonObject json;
@@ -225,6 +228,10 @@ public final class HoistConfig {
       }
     }
     return urls;
+  }
+
+  public boolean offline() {
+    return bool(OFFLINE, false);
   }
 
   public int webhookRetries() {

@@ -20,6 +20,10 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
+import io.vertx.ext.healthchecks.HealthChecks;
+import io.vertx.core.buffer.Buffer;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,6 +47,9 @@ public class GatewayVerticle extends VerticleBase {
   private HttpServer server;
   private LiveUpdates live;
   private MessageConsumer<JsonObject> ping;
+  private MessageConsumer<JsonObject> metricsFeed;
+  private HoistMetrics metrics;
+  private HealthChecks readiness;
   private volatile int actualPort = -1;
 
   @Override
@@ -52,8 +59,11 @@ public class GatewayVerticle extends VerticleBase {
     live = new LiveUpdates(vertx, settings.requestTimeoutMs());
     HubMirror mirror = settings.mirrorEnabled() ? new HubMirror(vertx, settings.mirrorDir()) : null;
     ping = vertx.eventBus().consumer(PING_PREFIX + VERTICLE_GATEWAY, m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_GATEWAY)));
+    metrics = new HoistMetrics(live::connections);
+    metricsFeed = vertx.eventBus().consumer(OPS_UPDATES, m -> metrics.record(m.body()));
+    readiness = Readiness.create(vertx, settings);
     Future<Void> mirrorReady = mirror == null ? Future.succeededFuture() : mirror.prepare(settings.mirrorDemoModels());
-    return Future.all(live.start(), ping.completion(), mirrorReady)
+    return Future.all(live.start(), ping.completion(), metricsFeed.completion(), mirrorReady)
         .compose(v -> {
           server = vertx.createHttpServer(new HttpServerOptions().setHost(settings.httpHost()).setPort(settings.httpPort()))
               .requestHandler(router(mirror))
@@ -87,6 +97,9 @@ public class GatewayVerticle extends VerticleBase {
     router.get("/api/llm/models").handler(this::listModels);
     router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
     router.get("/health").handler(this::health);
+    router.get("/ready").handler(HealthCheckHandler.createWithHealthChecks(readiness));
+    router.get("/metrics").handler(this::metrics);
+    router.get("/openapi.json").handler(this::openApi);
     if (mirror != null) {
       router.route("/hub/*").subRouter(mirror.router());
     }
@@ -181,6 +194,25 @@ public class GatewayVerticle extends VerticleBase {
     });
   }
 
+  private void metrics(RoutingContext ctx) {
+    ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metrics.scrape());
+  }
+
+  /** The API's OpenAPI 3 document, packaged in the jar. */
+  private void openApi(RoutingContext ctx) {
+    vertx.executeBlocking(() -> {
+      try (InputStream in = GatewayVerticle.class.getClassLoader().getResourceAsStream("openapi.json")) {
+        return in == null ? null : Buffer.buffer(in.readAllBytes());
+      }
+    }).onSuccess(doc -> {
+      if (doc == null) {
+        ctx.fail(404);
+      } else {
+        ctx.response().putHeader("Content-Type", "application/json").end(doc);
+      }
+    }).onFailure(ctx::fail);
+  }
+
   private void handshake(ServerWebSocketHandshake handshake) {
     if (WS_PATH.equals(handshake.path())) {
       handshake.accept();
@@ -221,6 +253,6 @@ public class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    return Future.all(live.stop(), ping.unregister(), server == null ? Future.succeededFuture() : server.close());
+    return Future.all(live.stop(), ping.unregister(), metricsFeed.unregister(), server == null ? Future.succeededFuture() : server.close());
   }
 }

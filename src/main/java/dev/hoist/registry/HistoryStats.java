@@ -1,9 +1,8 @@
 package dev.hoist.registry;
 
+import dev.hoist.contract.Timeline;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -37,8 +36,8 @@ final class HistoryStats {
           case "cancelled": cancelled++; break;
           default: break;
         }
-        Double download = span(op, "downloading", "loading");
-        Double load = span(op, "loading", "finalizing");
+        Double download = Timeline.span(op, "downloading", "loading");
+        Double load = Timeline.span(op, "loading", "finalizing");
         if (download != null && "completed".equals(op.getString("status"))) {
           downloads.add(download);
           long modelBytes = op.getJsonObject("internal", new JsonObject()).getLong("model_bytes", 0L);
@@ -63,23 +62,6 @@ final class HistoryStats {
           .put("average_bytes_per_second", seconds > 0 ? Math.round(bytes / seconds) : null));
     });
     return new JsonObject().put("models", models);
-  }
-
-  /** Seconds between the last time {@code from} was entered and the following {@code to}. */
-  static Double span(JsonObject op, String from, String to) {
-    JsonArray timeline = op.getJsonArray("timeline", new JsonArray());
-    Instant start = null;
-    Instant end = null;
-    for (int i = 0; i < timeline.size(); i++) {
-      JsonObject step = timeline.getJsonObject(i);
-      if (from.equals(step.getString("status"))) {
-        start = Instant.parse(step.getString("at"));
-        end = null;
-      } else if (to.equals(step.getString("status")) && start != null && end == null) {
-        end = Instant.parse(step.getString("at"));
-      }
-    }
-    return start == null || end == null ? null : Duration.between(start, end).toMillis() / 1000.0;
   }
 
   private static Double median(List<Double> values) {
