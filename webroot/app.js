@@ -112,8 +112,8 @@ function renderMode() {
 let lastMode = store.mode;
 store.addEventListener('mode', () => {
   renderMode();
-  const back = (lastMode === 'offline' || lastMode === 'connecting') && (store.mode === 'live' || store.mode === 'polling');
-  if (back) {
+  // Back from offline: what failed meanwhile (catalog, capability probes) is asked again.
+  if (lastMode === 'offline' && (store.mode === 'live' || store.mode === 'polling')) {
     picker.refresh();
     caps.probeUnknown();
   }

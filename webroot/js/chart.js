@@ -43,44 +43,56 @@ export function niceCeil(v) {
   return nice * p * unit;
 }
 
+/** Phases whose peaks differ more than this get a y scale each (paging memory dwarfs a download). */
+export const SPLIT_RATIO = 4;
+
 /**
  * Turns samples into what to draw in a width × height box: runs of points (split at phase changes
- * and at gaps), dashed bridges over gaps, the y scale and the time span.
+ * and at gaps), dashed bridges over gaps, the y scales and the time span. One scale is shared while
+ * the phases' rates are comparable; otherwise each phase has its own, so a stall or a throttle of
+ * the slower one stays visible.
  */
 export function chartModel(samples, { now, active, width, height, windowMs = 5 * 60 * 1000, minSpanMs = 10000 }) {
-  if (!samples.length) return { runs: [], bridges: [], yMax: 0, t0: 0, t1: 0, peak: 0, last: null, silentMs: 0 };
+  if (!samples.length) return { runs: [], bridges: [], scales: [], t0: 0, t1: 0, peak: 0, last: null, silentMs: 0 };
   const lastSample = samples[samples.length - 1];
   let t1 = active ? Math.max(now, lastSample.t) : lastSample.t;
   let t0 = Math.max(samples[0].t, t1 - windowMs);
-  if (t1 - t0 < minSpanMs) {
-    if (active) t0 = t1 - minSpanMs;
-    else t1 = t0 + minSpanMs;
-  }
+  // A live chart shows at least minSpanMs (so it does not zoom in on the first second); a finished
+  // one fits its data to the width.
+  if (active && t1 - t0 < minSpanMs) t0 = t1 - minSpanMs;
+  if (!active && t1 - t0 < 1000) t1 = t0 + 1000;
   const visible = samples.filter((s) => s.t >= t0 - GAP_MS);
-  const peak = visible.reduce((m, s) => Math.max(m, s.v), 0);
-  const yMax = niceCeil(peak * 1.1);
+  const peaks = new Map();
+  for (const s of visible) peaks.set(s.phase, Math.max(peaks.get(s.phase) || 0, s.v));
+  const peak = Math.max(0, ...peaks.values());
+  const lowest = Math.min(...peaks.values());
+  const split = peaks.size > 1 && lowest > 0 && peak / lowest > SPLIT_RATIO;
+  const scales = split
+    ? [...peaks].map(([phase, p]) => ({ phase, yMax: niceCeil(p * 1.1) }))
+    : [{ phase: null, yMax: niceCeil(peak * 1.1) }];
+  const yMaxOf = (phase) => (scales.find((sc) => sc.phase === phase) || scales[0]).yMax;
   const x = (t) => ((t - t0) / (t1 - t0)) * width;
-  const y = (v) => height - (v / yMax) * height;
+  const y = (v, phase) => height - (v / yMaxOf(phase)) * height;
   const runs = [];
   const bridges = [];
   let run = null;
   let prev = null;
   for (const s of visible) {
-    const pt = [x(s.t), y(s.v)];
+    const pt = [x(s.t), y(s.v, s.phase)];
     const gap = prev !== null && s.t - prev.t > GAP_MS;
     const phaseChange = prev !== null && prev.phase !== s.phase;
     if (!run || gap || phaseChange) {
-      if (gap) bridges.push([[x(prev.t), y(prev.v)], pt]);
+      if (gap) bridges.push([[x(prev.t), y(prev.v, prev.phase)], pt]);
       run = { phase: s.phase, points: [] };
       runs.push(run);
-      // A new phase right after the old one starts from its last point, so the line stays whole.
-      if (phaseChange && !gap) run.points.push([x(prev.t), y(prev.v)]);
+      // On a shared scale a new phase starts from the old one's last point, so the line stays whole.
+      if (phaseChange && !gap && !split) run.points.push([x(prev.t), y(prev.v, s.phase)]);
     }
     run.points.push(pt);
     prev = s;
   }
   return {
-    runs, bridges, yMax, t0, t1, peak,
+    runs, bridges, scales, t0, t1, peak,
     last: lastSample,
     silentMs: active ? Math.max(0, now - lastSample.t) : 0,
   };
@@ -116,13 +128,15 @@ export class ThroughputChart {
     this.yTop.className = 'chart-label chart-label-top';
     this.yMid = document.createElement('span');
     this.yMid.className = 'chart-label chart-label-mid';
+    this.yTop2 = document.createElement('span');
+    this.yTop2.className = 'chart-label chart-label-top2';
     this.span = document.createElement('span');
     this.span.className = 'chart-label chart-label-span';
     this.note = document.createElement('span');
     this.note.className = 'chart-note';
     this.empty = document.createElement('p');
     this.empty.className = 'chart-empty';
-    container.replaceChildren(this.svg, this.yTop, this.yMid, this.span, this.note, this.empty);
+    container.replaceChildren(this.svg, this.yTop, this.yMid, this.yTop2, this.span, this.note, this.empty);
   }
 
   /** Draws `samples`; returns a one-line text summary for screen readers. */
@@ -134,7 +148,7 @@ export class ThroughputChart {
       this.empty.textContent = active
         ? 'Waiting for transfer data…'
         : 'No transfer was sampled while this page was open.';
-      for (const el of [this.yTop, this.yMid, this.span, this.note]) el.textContent = '';
+      for (const el of [this.yTop, this.yMid, this.yTop2, this.span, this.note]) el.textContent = '';
       return 'No throughput data yet.';
     }
     this.empty.textContent = '';
@@ -152,8 +166,14 @@ export class ThroughputChart {
         svg('polyline', { class: `chart-line phase-${run.phase}`, points: pointsAttr(pts), 'vector-effect': 'non-scaling-stroke' }),
       );
     }
-    this.yTop.textContent = formatRate(m.yMax);
-    this.yMid.textContent = formatRate(m.yMax / 2);
+    // One scale: its top and middle on the left. Two: each phase's top, in its colour, left and right.
+    const [first, second] = m.scales;
+    const name = { downloading: 'download', loading: 'load' };
+    this.yTop.textContent = second ? `${name[first.phase]} ${formatRate(first.yMax)}` : formatRate(first.yMax);
+    this.yTop.dataset.phase = second ? first.phase : '';
+    this.yMid.textContent = second ? '' : formatRate(first.yMax / 2);
+    this.yTop2.textContent = second ? `${name[second.phase]} ${formatRate(second.yMax)}` : '';
+    this.yTop2.dataset.phase = second ? second.phase : '';
     this.span.textContent = `last ${formatDuration((m.t1 - m.t0) / 1000)}`;
     const silent = m.silentMs > GAP_MS;
     this.note.textContent = silent ? `No new data for ${formatDuration(m.silentMs / 1000)}` : '';

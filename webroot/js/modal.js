@@ -119,6 +119,7 @@ export class ProgressModal {
     this.el['files-body'].replaceChildren();
     this.terminal.reset();
     setText(this.el['modal-action-error'], '');
+    this.dialog.querySelector('.modal-body').scrollTop = 0;
     this.render();
   }
 
@@ -292,7 +293,7 @@ export class ProgressModal {
     const moving = !info.finished && SAMPLED.has(phase);
     setText(e['stat-speed'], moving ? formatRate(stage.bytes_per_second) : '—');
     let eta = '—';
-    if (info.status === 'completed') eta = 'none, done';
+    if (info.status === 'completed') eta = 'done';
     else if (moving && isNum(stage.eta_seconds)) eta = formatDuration(stage.eta_seconds);
     else if (moving) eta = 'not known yet';
     setText(e['stat-eta'], eta);
@@ -329,7 +330,8 @@ export class ProgressModal {
           fill: bar.firstChild,
           pct: h('span', { class: 'file-pct num' }),
         };
-        row.tr.append(h('th', { scope: 'row' }, row.name), row.size, h('td', { class: 'file-progress' }, row.bar, row.pct));
+        row.tr.append(h('th', { scope: 'row' }, row.name), row.size,
+          h('td', {}, h('span', { class: 'file-progress' }, row.bar, row.pct)));
         e['files-body'].append(row.tr);
         this.fileRows.set(f.path, row);
       }
@@ -407,37 +409,34 @@ export class ProgressModal {
 
   // ---------------------------------------------------------------- actions
 
-  async retry() {
-    const op = this.lastOp;
-    if (!op) return;
-    const btn = this.el['btn-retry'];
-    if (!setBusy(btn, true)) return;
-    setText(this.el['modal-action-error'], '');
-    try {
+  retry() {
+    return this.act('btn-retry', 'Could not retry', async (op) => {
       const id = await this.actions.retry(op);
       if (this.isOpen) {
         this.show(id, op.model_name);
         this.el['modal-title'].focus();
         announce(`Retrying ${op.model_name}.`);
       }
-    } catch (err) {
-      this.actionError('Could not retry', err);
-    } finally {
-      setBusy(btn, false);
-    }
+    });
   }
 
-  async cancel() {
-    const op = this.lastOp;
-    if (!op) return;
-    const btn = this.el['btn-cancel'];
-    if (!setBusy(btn, true)) return;
-    setText(this.el['modal-action-error'], '');
-    try {
+  cancel() {
+    return this.act('btn-cancel', 'Could not cancel', async (op) => {
       await this.actions.cancel(op);
       announce(`Cancelling ${op.model_name}.`);
+    });
+  }
+
+  /** Runs a button's action on the shown operation: busy meanwhile, a failure said inline. */
+  async act(buttonId, failure, run) {
+    const op = this.lastOp;
+    const btn = this.el[buttonId];
+    if (!op || !setBusy(btn, true)) return;
+    setText(this.el['modal-action-error'], '');
+    try {
+      await run(op);
     } catch (err) {
-      this.actionError('Could not cancel', err);
+      this.actionError(failure, err);
     } finally {
       setBusy(btn, false);
     }

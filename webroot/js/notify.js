@@ -2,7 +2,15 @@
 // presses the "Notify me" button; nothing is asked on page load.
 
 import { byId, announce } from './dom.js';
-import { statusInfo } from './format.js';
+import { statusInfo, formatCount, formatBytes, isNum } from './format.js';
+
+function describe(summary) {
+  if (!summary) return 'Ready in memory.';
+  const parts = [summary.architecture,
+    isNum(summary.parameters) ? `${formatCount(summary.parameters)} parameters` : null,
+    isNum(summary.bytes_resident) ? `${formatBytes(summary.bytes_resident)} in memory` : null];
+  return parts.filter(Boolean).join(' · ') || 'Ready in memory.';
+}
 
 export function setupNotifications({ store, onActivate }) {
   const button = byId('notify-button');
@@ -37,7 +45,7 @@ export function setupNotifications({ store, onActivate }) {
     const name = op.model_name || op.repo || 'A model';
     try {
       const n = new Notification(ok ? `${name} is loaded` : `${name} failed to load`, {
-        body: ok ? (op.message || 'Ready in memory.') : (op.error && op.error.message) || op.message || '',
+        body: ok ? describe(op.summary) : (op.error && op.error.message) || op.message || '',
         tag: `hoist-${op.operation_id}`,
         icon: 'favicon.svg',
       });

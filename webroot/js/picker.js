@@ -22,12 +22,12 @@ function remembered() {
 
 function errorContent(lead, err) {
   const hint = errorHint(err.code, err.retryable);
+  const code = err.code && !String(err.code).startsWith('http_') ? err.code : '';
   return [
     h('strong', { text: lead }),
     ' ',
     h('span', { text: err.message || 'Something went wrong.' }),
-    hint ? h('span', { class: 'error-hint', text: ` ${hint}` }) : null,
-    err.code && !String(err.code).startsWith('http_') ? h('code', { text: err.code }) : null,
+    hint || code ? h('span', { class: 'error-detail' }, code ? h('code', { text: code }) : null, hint ? ` ${hint}` : null) : null,
   ];
 }
 

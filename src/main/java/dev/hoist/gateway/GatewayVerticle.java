@@ -19,6 +19,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.FileSystemAccess;
 import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.ext.web.healthchecks.HealthCheckHandler;
 import io.vertx.ext.healthchecks.HealthChecks;
@@ -104,7 +105,7 @@ public class GatewayVerticle extends VerticleBase {
       router.route("/hub/*").subRouter(mirror.router());
     }
     router.route("/api/*").handler(ctx -> ctx.fail(404));
-    router.route("/*").handler(StaticHandler.create(settings.webroot()).setCachingEnabled(false));
+    router.route("/*").handler(staticFiles(settings.webroot()));
 
     router.route().failureHandler(ApiErrors::handle);
     return router;
@@ -222,6 +223,13 @@ public class GatewayVerticle extends VerticleBase {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The dashboard: a relative webroot is looked up in the working dir, then in the jar. */
+  private static StaticHandler staticFiles(String webroot) {
+    boolean absolute = java.nio.file.Paths.get(webroot).isAbsolute();
+    StaticHandler handler = absolute ? StaticHandler.create(FileSystemAccess.ROOT, webroot) : StaticHandler.create(webroot);
+    return handler.setCachingEnabled(false).setIndexPage("index.html");
+  }
 
   private Future<JsonObject> request(String address, JsonObject body) {
     return vertx.eventBus().<JsonObject>request(address, body, requestOptions).map(Message::body);

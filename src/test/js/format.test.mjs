@@ -5,7 +5,7 @@ import {
   formatBytes, formatRate, formatDuration, formatCount, clampPercent, statusInfo, stageStates,
   stageForProgress, parseLogLine, mergeLogs, countLevels, parseModelInput, formatDtypes, safeFileName,
   errorHint,
-} from '../js/format.js';
+} from '../../../webroot/js/format.js';
 
 test('formatBytes uses binary units with about three significant digits', () => {
   assert.equal(formatBytes(0), '0 B');

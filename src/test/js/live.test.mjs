@@ -1,9 +1,9 @@
 // node --test webroot/test/   (the live store against a fake WebSocket and a fake REST client)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiveStore, backoffDelay } from '../js/live.js';
-import { addSample, chartModel, niceCeil } from '../js/chart.js';
-import { classifyAnswer } from '../js/capabilities.js';
+import { LiveStore, backoffDelay } from '../../../webroot/js/live.js';
+import { addSample, chartModel, niceCeil } from '../../../webroot/js/chart.js';
+import { classifyAnswer } from '../../../webroot/js/capabilities.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -163,6 +163,13 @@ test('throughput samples come from bytes_per_second, or from the byte counts', (
   s.push({ t: 9000, v: 10, phase: 'loading', bytes: 20 });
   const g = chartModel(s, { now: 9500, active: true, width: 100, height: 10 });
   assert.equal(g.bridges.length, 1, 'a silence longer than the gap is bridged, not drawn');
+  const near = [{ t: 0, v: 100, phase: 'downloading' }, { t: 1000, v: 250, phase: 'loading' }];
+  assert.equal(chartModel(near, { now: 1000, active: false, width: 100, height: 10 }).scales.length, 1,
+    'comparable rates share one scale');
+  const far = [{ t: 0, v: 30, phase: 'downloading' }, { t: 500, v: 30, phase: 'downloading' }, { t: 1000, v: 1300, phase: 'loading' }];
+  const split = chartModel(far, { now: 1000, active: false, width: 100, height: 10 });
+  assert.deepEqual(split.scales.map((sc) => sc.phase), ['downloading', 'loading'], 'a scale each when one dwarfs the other');
+  assert.equal(split.runs[0].points[0][1], 10 - (30 / niceCeil(33)) * 10, 'the download keeps its own height');
   assert.equal(niceCeil(330), 500);
   assert.equal(niceCeil(1.1 * 1024 * 1024), 2 * 1024 * 1024);
 });
@@ -173,8 +180,10 @@ test('capability answers: a missing route is absent, a judged request is present
   assert.equal(classifyAnswer(err(405)), 'absent');
   assert.equal(classifyAnswer(err(404)), 'absent');
   assert.equal(classifyAnswer(err(404, 'no route'), 'abc'), 'absent');
-  assert.equal(classifyAnswer(err(404, 'operation abc not found'), 'abc'), 'present');
-  assert.equal(classifyAnswer(err(404, 'no route for /api/llm/progress/abc/cancel'), 'abc'), 'absent');
+  // The messages Hoist's gateway sends: an unknown id on a real route, and a route it does not have.
+  assert.equal(classifyAnswer(err(404, "no operation with id 'abc'"), 'abc'), 'present');
+  assert.equal(classifyAnswer(err(404, "Unknown model 'probe': not in the catalog (GET /api/llm/models lists it)"), 'probe'), 'present');
+  assert.equal(classifyAnswer(err(404, 'no such endpoint: POST /api/llm/progress/abc/cancel'), 'abc'), 'absent');
   assert.equal(classifyAnswer(err(409)), 'present');
   assert.equal(classifyAnswer(err(0)), 'unknown');
   assert.equal(classifyAnswer(err(503)), 'unknown');
