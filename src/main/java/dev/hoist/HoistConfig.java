@@ -52,6 +52,20 @@ public final class HoistConfig {
   /** True: do not ask the hub in readiness checks (air-gapped, mirror only). */
   public static final String OFFLINE = "HOIST_OFFLINE";
 
+  public static final String API_TOKEN = "HOIST_API_TOKEN";
+  public static final String PROTECT_READS = "HOIST_AUTH_PROTECT_READS";
+  public static final String ALLOW_INSECURE = "HOIST_ALLOW_INSECURE";
+  public static final String ALLOWED_ORIGINS = "HOIST_ALLOWED_ORIGINS";
+  public static final String WS_MAX_CONNECTIONS = "HOIST_WS_MAX_CONNECTIONS";
+  public static final String WS_MAX_SUBSCRIPTIONS = "HOIST_WS_MAX_SUBSCRIPTIONS";
+  public static final String WS_MAX_MESSAGE_BYTES = "HOIST_WS_MAX_MESSAGE_BYTES";
+  public static final String WS_IDLE_SECONDS = "HOIST_WS_IDLE_SECONDS";
+  public static final String WS_MAX_QUEUED_BYTES = "HOIST_WS_MAX_QUEUED_BYTES";
+  public static final String LOAD_RATE_PER_MINUTE = "HOIST_LOAD_RATE_PER_MINUTE";
+  public static final String TLS_CERT = "HOIST_TLS_CERT";
+  public static final String TLS_KEY = "HOIST_TLS_KEY";
+  public static final String TLS_SELF_SIGNED = "HOIST_TLS_SELF_SIGNED";
+
   /** Every key that may come from the environment. */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
@@ -60,7 +74,9 @@ public final class HoistConfig {
       DOWNLOAD_RETRIES, DOWNLOAD_RETRY_BASE_MS, DOWNLOAD_STALL_SECONDS, PROGRESS_INTERVAL_MS, REQUEST_TIMEOUT_MS,
       MEMORY_HEADROOM_MB, MEMORY_LIMIT_MB, NATIVE_LLM_URL, STING_LLM_SCRIPT, NATIVE_COMMAND,
       MAX_CONCURRENT, TIMEOUT_SMALL_SECONDS, TIMEOUT_MEDIUM_SECONDS, TIMEOUT_LARGE_SECONDS, WEBHOOKS,
-      WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS, OFFLINE
+      WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS, OFFLINE, API_TOKEN, PROTECT_READS,
+      ALLOW_INSECURE, ALLOWED_ORIGINS, WS_MAX_CONNECTIONS, WS_MAX_SUBSCRIPTIONS, WS_MAX_MESSAGE_BYTES,
+      WS_IDLE_SECONDS, WS_MAX_QUEUED_BYTES, LOAD_RATE_PER_MINUTE, TLS_CERT, TLS_KEY, TLS_SELF_SIGNED
   };
 
   private final JsonObject json;
@@ -228,6 +244,78 @@ public final class HoistConfig {
       }
     }
     return urls;
+  }
+
+  /** The bearer token clients must present; never logged. Null when unset. */
+  public String apiToken() {
+    String token = string(API_TOKEN, null);
+    return token == null || token.isBlank() ? null : token.trim();
+  }
+
+  /** With a token set: whether reads (GET, the WebSocket) need it too. */
+  public boolean protectReads() {
+    return bool(PROTECT_READS, false);
+  }
+
+  public boolean allowInsecure() {
+    return bool(ALLOW_INSECURE, false);
+  }
+
+  /** Origins allowed to open the WebSocket besides the page's own; comma-separated. */
+  public java.util.List<String> allowedOrigins() {
+    java.util.List<String> origins = new java.util.ArrayList<>();
+    Object value = json.getValue(ALLOWED_ORIGINS);
+    if (value instanceof io.vertx.core.json.JsonArray) {
+      ((io.vertx.core.json.JsonArray) value).forEach(v -> origins.add(String.valueOf(v).trim()));
+    } else if (value != null) {
+      for (String part : String.valueOf(value).split(",")) {
+        if (!part.isBlank()) {
+          origins.add(part.trim());
+        }
+      }
+    }
+    return origins;
+  }
+
+  public int wsMaxConnections() {
+    return (int) range(WS_MAX_CONNECTIONS, 10_000, 1, 1_000_000);
+  }
+
+  public int wsMaxSubscriptions() {
+    return (int) range(WS_MAX_SUBSCRIPTIONS, 256, 1, 100_000);
+  }
+
+  public int wsMaxMessageBytes() {
+    return (int) range(WS_MAX_MESSAGE_BYTES, 4096, 128, 1 << 20);
+  }
+
+  /** No frame from a client for this long (pings are sent at a third of it) → closed. */
+  public int wsIdleSeconds() {
+    return (int) range(WS_IDLE_SECONDS, 60, 3, 3600);
+  }
+
+  /** A slow subscriber whose unsent data stays above this is disconnected. */
+  public int wsMaxQueuedBytes() {
+    return (int) range(WS_MAX_QUEUED_BYTES, 1 << 20, 1024, 1 << 30);
+  }
+
+  /** POST /api/llm/load per client address and minute; 0 = no limit. */
+  public int loadRatePerMinute() {
+    return (int) range(LOAD_RATE_PER_MINUTE, 60, 0, 1_000_000);
+  }
+
+  public String tlsCert() {
+    String v = string(TLS_CERT, null);
+    return v == null || v.isBlank() ? null : v;
+  }
+
+  public String tlsKey() {
+    String v = string(TLS_KEY, null);
+    return v == null || v.isBlank() ? null : v;
+  }
+
+  public boolean tlsSelfSigned() {
+    return bool(TLS_SELF_SIGNED, false);
   }
 
   public boolean offline() {
@@ -410,6 +498,18 @@ public final class HoistConfig {
     webhookRetries();
     webhookRetryBaseMs();
     persistIntervalMs();
+    protectReads();
+    allowInsecure();
+    wsMaxConnections();
+    wsMaxSubscriptions();
+    wsMaxMessageBytes();
+    wsIdleSeconds();
+    wsMaxQueuedBytes();
+    loadRatePerMinute();
+    tlsSelfSigned();
+    if ((tlsCert() == null) != (tlsKey() == null)) {
+      throw new IllegalArgumentException("configuration " + TLS_CERT + " and " + TLS_KEY + " go together: set both or neither");
+    }
     return this;
   }
 }

@@ -15,6 +15,10 @@ public enum ErrorCode {
   OPERATION_ACTIVE(409, false),
   OPERATION_FINISHED(409, false),
   UNSUPPORTED_MEDIA_TYPE(415, false),
+  PAYLOAD_TOO_LARGE(413, false),
+  UNAUTHORIZED(401, false),
+  FORBIDDEN(403, false),
+  RATE_LIMITED(429, true),
   GATED_REPO(403, false),
   CHECKSUM_MISMATCH(502, true),
   INVALID_MODEL_FILE(422, false),
@@ -62,6 +66,10 @@ public enum ErrorCode {
       case 405: return METHOD_NOT_ALLOWED;
       case 409: return OPERATION_ACTIVE;
       case 415: return UNSUPPORTED_MEDIA_TYPE;
+      case 413: return PAYLOAD_TOO_LARGE;
+      case 401: return UNAUTHORIZED;
+      case 403: return FORBIDDEN;
+      case 429: return RATE_LIMITED;
       case 503: return SERVICE_UNAVAILABLE;
       case 504: return TIMED_OUT;
       default: return INTERNAL;

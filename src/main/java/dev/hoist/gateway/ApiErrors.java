@@ -57,7 +57,7 @@ final class ApiErrors {
       case 405:
         return new HoistException(ErrorCode.METHOD_NOT_ALLOWED, ctx.request().method() + " is not allowed on " + ctx.request().path());
       case 413:
-        return new HoistException(ErrorCode.BAD_REQUEST, "request body is too large");
+        return new HoistException(ErrorCode.PAYLOAD_TOO_LARGE, "request body is too large (at most 64 KiB)");
       case 400:
         return new HoistException(ErrorCode.BAD_REQUEST, "bad request");
       default:

@@ -51,13 +51,19 @@ public class GatewayVerticle extends VerticleBase {
   private MessageConsumer<JsonObject> metricsFeed;
   private HoistMetrics metrics;
   private HealthChecks readiness;
+  private Access access;
+  private RateLimiter loadLimiter;
   private volatile int actualPort = -1;
 
   @Override
   public Future<?> start() {
     settings = new HoistConfig(config()).validate();
     requestOptions = new DeliveryOptions().setSendTimeout(settings.requestTimeoutMs());
-    live = new LiveUpdates(vertx, settings.requestTimeoutMs());
+    Access.checkBind(settings);
+    access = new Access(settings);
+    loadLimiter = new RateLimiter(settings.loadRatePerMinute());
+    live = new LiveUpdates(vertx, settings.requestTimeoutMs(), settings.wsMaxSubscriptions(), settings.wsIdleSeconds(),
+        settings.wsMaxQueuedBytes(), settings.wsMaxMessageBytes());
     HubMirror mirror = settings.mirrorEnabled() ? new HubMirror(vertx, settings.mirrorDir()) : null;
     ping = vertx.eventBus().consumer(PING_PREFIX + VERTICLE_GATEWAY, m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_GATEWAY)));
     metrics = new HoistMetrics(live::connections);
@@ -66,7 +72,7 @@ public class GatewayVerticle extends VerticleBase {
     Future<Void> mirrorReady = mirror == null ? Future.succeededFuture() : mirror.prepare(settings.mirrorDemoModels());
     return Future.all(live.start(), ping.completion(), metricsFeed.completion(), mirrorReady)
         .compose(v -> {
-          server = vertx.createHttpServer(new HttpServerOptions().setHost(settings.httpHost()).setPort(settings.httpPort()))
+          server = vertx.createHttpServer(serverOptions())
               .requestHandler(router(mirror))
               .webSocketHandshakeHandler(this::handshake)
               .webSocketHandler(live::accept);
@@ -85,9 +91,12 @@ public class GatewayVerticle extends VerticleBase {
 
   private Router router(HubMirror mirror) {
     Router router = Router.router(vertx);
+    router.route().handler(GatewayVerticle::securityHeaders);
+    router.route("/api/*").handler(access::handle);
     router.route("/api/*").handler(BodyHandler.create().setBodyLimit(MAX_BODY_BYTES).setHandleFileUploads(false));
+    router.route("/metrics").handler(access::handle);
 
-    router.post("/api/llm/load").handler(this::startLoad);
+    router.post("/api/llm/load").handler(this::rateLimit).handler(this::startLoad);
     router.get("/api/llm/progress").handler(this::listOperations);
     router.get("/api/llm/progress/:operation_id").handler(this::getOperation);
     router.delete("/api/llm/progress/:operation_id").handler(this::deleteOperation);
@@ -215,11 +224,63 @@ public class GatewayVerticle extends VerticleBase {
   }
 
   private void handshake(ServerWebSocketHandshake handshake) {
-    if (WS_PATH.equals(handshake.path())) {
-      handshake.accept();
-    } else {
+    if (!WS_PATH.equals(handshake.path())) {
       handshake.reject(404);
+      return;
     }
+    Integer refused = access.checkWebSocket(handshake.headers(), handshake.query(), handshake.scheme(),
+        handshake.authority() == null ? null : handshake.authority().toString());
+    if (refused == null && live.connections() >= settings.wsMaxConnections()) {
+      refused = 503;
+    }
+    if (refused != null) {
+      log.info("WebSocket refused ({}) from {} with Origin {}", refused, handshake.remoteAddress(), handshake.headers().get("Origin"));
+      handshake.reject(refused);
+    } else {
+      handshake.accept();
+    }
+  }
+
+  /** Per client address, so one busy script cannot crowd out everyone else. */
+  private void rateLimit(RoutingContext ctx) {
+    long wait = loadLimiter.acquire(ctx.request().remoteAddress() == null ? "?" : ctx.request().remoteAddress().hostAddress());
+    if (wait == 0) {
+      ctx.next();
+      return;
+    }
+    ctx.response().putHeader("Retry-After", String.valueOf(wait));
+    ctx.fail(new HoistException(ErrorCode.RATE_LIMITED, "too many load requests from this address; try again in " + wait + " s"));
+  }
+
+  /** The dashboard may only run as itself: no framing, no foreign scripts, no MIME sniffing. */
+  private static void securityHeaders(RoutingContext ctx) {
+    ctx.response().headers()
+        .add("X-Content-Type-Options", "nosniff")
+        .add("Referrer-Policy", "no-referrer")
+        .add("X-Frame-Options", "DENY")
+        .add("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:;"
+            + " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    ctx.next();
+  }
+
+  /**
+   * Limits on every WebSocket frame and message (over them: close 1009), no compression (a
+   * deflate bomb cannot inflate), and TLS on the OpenSSL engine when a certificate is configured.
+   */
+  private HttpServerOptions serverOptions() {
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(settings.httpHost())
+        .setPort(settings.httpPort())
+        // A hard cap well above the limit: LiveUpdates closes with 1009 at the limit itself, which
+        // Netty's decoder would not do (it drops the connection without a close frame).
+        .setMaxWebSocketFrameSize(Math.max(65_536, settings.wsMaxMessageBytes() * 4))
+        .setMaxWebSocketMessageSize(Math.max(65_536, settings.wsMaxMessageBytes() * 4))
+        // A peer that does not answer our close frame in 2 s is gone; do not hold its socket for 10.
+        .setWebSocketClosingTimeout(2)
+        .setPerFrameWebSocketCompressionSupported(false)
+        .setPerMessageWebSocketCompressionSupported(false)
+        .setCompressionSupported(true);
+    return Tls.configure(options, settings);
   }
 
   // ------------------------------------------------------------------ helpers

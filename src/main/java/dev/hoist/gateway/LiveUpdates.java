@@ -34,16 +34,25 @@ final class LiveUpdates {
 
   private static final Logger log = LoggerFactory.getLogger(LiveUpdates.class);
   static final String ALL = "*";
-  private static final int MAX_MESSAGE_CHARS = 4096;
+  /** How long a subscriber may stay too slow to take updates before it is disconnected. */
+  private static final long SLOW_GRACE_MS = 10_000;
 
   private final Vertx vertx;
   private final DeliveryOptions requestOptions;
   private final Set<Subscriber> subscribers = new HashSet<>();
+  private final int maxSubscriptions;
+  private final long idleMs;
+  private final int maxQueuedBytes;
+  private final int maxMessageBytes;
   private MessageConsumer<JsonObject> consumer;
 
-  LiveUpdates(Vertx vertx, long requestTimeoutMs) {
+  LiveUpdates(Vertx vertx, long requestTimeoutMs, int maxSubscriptions, int idleSeconds, int maxQueuedBytes, int maxMessageBytes) {
     this.vertx = vertx;
     this.requestOptions = new DeliveryOptions().setSendTimeout(requestTimeoutMs);
+    this.maxSubscriptions = maxSubscriptions;
+    this.idleMs = idleSeconds * 1000L;
+    this.maxQueuedBytes = maxQueuedBytes;
+    this.maxMessageBytes = maxMessageBytes;
   }
 
   Future<Void> start() {
@@ -63,9 +72,30 @@ final class LiveUpdates {
   void accept(ServerWebSocket ws) {
     Subscriber s = new Subscriber(ws);
     subscribers.add(s);
-    ws.textMessageHandler(s::onText);
-    ws.binaryMessageHandler(b -> s.sendError(ErrorCode.BAD_REQUEST, "binary messages are not understood; send JSON text"));
-    ws.closeHandler(v -> subscribers.remove(s));
+    ws.setWriteQueueMaxSize(maxQueuedBytes);
+    ws.textMessageHandler(text -> {
+      s.lastHeard = System.nanoTime();
+      if (text.length() > maxMessageBytes) {
+        ws.close((short) 1009, "message too big: at most " + maxMessageBytes + " bytes");
+        return;
+      }
+      s.onText(text);
+    });
+    ws.binaryMessageHandler(b -> {
+      s.lastHeard = System.nanoTime();
+      if (b.length() > maxMessageBytes) {
+        ws.close((short) 1009, "message too big: at most " + maxMessageBytes + " bytes");
+        return;
+      }
+      s.sendError(ErrorCode.BAD_REQUEST, "binary messages are not understood; send JSON text");
+    });
+    ws.pongHandler(b -> s.lastHeard = System.nanoTime());
+    // Ping at a third of the idle time; a peer that answers nothing for the whole of it is gone.
+    long pinger = vertx.setPeriodic(Math.max(1000, idleMs / 3), t -> s.keepAlive());
+    ws.closeHandler(v -> {
+      vertx.cancelTimer(pinger);
+      subscribers.remove(s);
+    });
     ws.exceptionHandler(err -> log.debug("WebSocket error: {}", err.getMessage()));
   }
 
@@ -104,6 +134,8 @@ final class LiveUpdates {
     final List<Object[]> backlog = new ArrayList<>(); // {id, seq, frame}
     /** Latest frame per operation while the socket's write queue is full. */
     final Map<String, Object[]> coalesced = new LinkedHashMap<>();
+    long lastHeard = System.nanoTime();
+    long slowSince;
 
     Subscriber(ServerWebSocket ws) {
       this.ws = ws;
@@ -113,11 +145,18 @@ final class LiveUpdates {
       return topics.contains(ALL) || topics.contains(id);
     }
 
-    void onText(String text) {
-      if (text.length() > MAX_MESSAGE_CHARS) {
-        sendError(ErrorCode.BAD_REQUEST, "message too long (" + text.length() + " characters, at most " + MAX_MESSAGE_CHARS + ")");
+    void keepAlive() {
+      if (ws.isClosed()) {
         return;
       }
+      if ((System.nanoTime() - lastHeard) / 1_000_000 > idleMs) {
+        ws.close((short) 1001, "idle: no frame or pong for " + idleMs / 1000 + " s");
+        return;
+      }
+      ws.writePing(io.vertx.core.buffer.Buffer.buffer("hoist"));
+    }
+
+    void onText(String text) {
       JsonObject msg;
       try {
         msg = new JsonObject(text);
@@ -132,6 +171,11 @@ final class LiveUpdates {
         return;
       }
       if ("subscribe".equals(type)) {
+        if (!topics.contains(id) && topics.size() >= maxSubscriptions) {
+          sendError(ErrorCode.BAD_REQUEST, "too many subscriptions on this connection (at most " + maxSubscriptions
+              + "); subscribe to \"*\" to follow every operation");
+          return;
+        }
         subscribe((String) id);
       } else if ("unsubscribe".equals(type)) {
         topics.remove(id);
@@ -185,11 +229,20 @@ final class LiveUpdates {
         return; // already covered by a snapshot
       }
       if (ws.writeQueueFull()) {
-        // A slow reader gets the latest state of each operation once it catches up.
+        // A slow reader gets the latest state of each operation once it catches up (its client sees a
+        // seq gap and re-syncs); one that stays too slow is let go, so it cannot hold memory forever.
         coalesced.put(id, new Object[] {id, seq, frame});
+        if (slowSince == 0) {
+          slowSince = System.nanoTime();
+        } else if ((System.nanoTime() - slowSince) / 1_000_000 > SLOW_GRACE_MS) {
+          log.info("Disconnecting a WebSocket subscriber that stayed too slow for {} s", SLOW_GRACE_MS / 1000);
+          ws.close((short) 1013, "too slow: updates queued for more than " + SLOW_GRACE_MS / 1000 + " s");
+          return;
+        }
         ws.drainHandler(v -> flushCoalesced());
         return;
       }
+      slowSince = 0;
       lastSeq.put(id, seq);
       send(frame);
     }
