@@ -66,6 +66,9 @@ public final class HoistConfig {
   public static final String TLS_KEY = "HOIST_TLS_KEY";
   public static final String TLS_SELF_SIGNED = "HOIST_TLS_SELF_SIGNED";
 
+  /** Loads to start when Hoist starts: model names, or request objects {model_name, revision, ...}. */
+  public static final String PRELOAD = "HOIST_PRELOAD";
+
   /** Every key that may come from the environment. */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
@@ -76,7 +79,7 @@ public final class HoistConfig {
       MAX_CONCURRENT, TIMEOUT_SMALL_SECONDS, TIMEOUT_MEDIUM_SECONDS, TIMEOUT_LARGE_SECONDS, WEBHOOKS,
       WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS, OFFLINE, API_TOKEN, PROTECT_READS,
       ALLOW_INSECURE, ALLOWED_ORIGINS, WS_MAX_CONNECTIONS, WS_MAX_SUBSCRIPTIONS, WS_MAX_MESSAGE_BYTES,
-      WS_IDLE_SECONDS, WS_MAX_QUEUED_BYTES, LOAD_RATE_PER_MINUTE, TLS_CERT, TLS_KEY, TLS_SELF_SIGNED
+      WS_IDLE_SECONDS, WS_MAX_QUEUED_BYTES, LOAD_RATE_PER_MINUTE, TLS_CERT, TLS_KEY, TLS_SELF_SIGNED, PRELOAD
   };
 
   private final JsonObject json;
@@ -318,6 +321,30 @@ public final class HoistConfig {
     return bool(TLS_SELF_SIGNED, false);
   }
 
+  /** The preload list as load requests; a JSON array in the file, comma-separated names in the environment. */
+  public java.util.List<JsonObject> preload() {
+    Object value = json.getValue(PRELOAD);
+    java.util.List<JsonObject> out = new java.util.ArrayList<>();
+    if (value instanceof io.vertx.core.json.JsonArray) {
+      for (Object item : (io.vertx.core.json.JsonArray) value) {
+        if (item instanceof JsonObject) {
+          out.add(((JsonObject) item).copy());
+        } else if (item instanceof String) {
+          out.add(new JsonObject().put("model_name", item));
+        } else {
+          throw new IllegalArgumentException("configuration " + PRELOAD + " entries must be model names or {\"model_name\": ...} objects");
+        }
+      }
+    } else if (value != null) {
+      for (String part : String.valueOf(value).split(",")) {
+        if (!part.isBlank()) {
+          out.add(new JsonObject().put("model_name", part.trim()));
+        }
+      }
+    }
+    return out;
+  }
+
   public boolean offline() {
     return bool(OFFLINE, false);
   }
@@ -507,6 +534,7 @@ public final class HoistConfig {
     wsMaxQueuedBytes();
     loadRatePerMinute();
     tlsSelfSigned();
+    preload();
     if ((tlsCert() == null) != (tlsKey() == null)) {
       throw new IllegalArgumentException("configuration " + TLS_CERT + " and " + TLS_KEY + " go together: set both or neither");
     }

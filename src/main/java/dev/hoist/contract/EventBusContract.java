@@ -38,6 +38,12 @@ public final class EventBusContract {
   public static final String OPS_HISTORY = PREFIX + "ops.history";
   /** Request {@code {}} → {@code {models: [{model_name, loads, ...}]}}: per-model statistics. */
   public static final String OPS_STATS = PREFIX + "ops.stats";
+  /** Request {@code {}} → {@code {schedules: [{id, cron, action, model_name, request, next_run, last_run, ...}]}}. */
+  public static final String SCHEDULES_LIST = PREFIX + "schedules.list";
+  /** Request {@code {cron, action?, model_name, ...load options}} → the new schedule. Fails 400/404. */
+  public static final String SCHEDULES_CREATE = PREFIX + "schedules.create";
+  /** Request {@code {id}} → {@code {}}. Fails 404. */
+  public static final String SCHEDULES_DELETE = PREFIX + "schedules.delete";
   /** Request {@code {operation_id}} → {@code {}}; removes a finished operation. Fails 404/409. */
   public static final String OPS_DELETE = PREFIX + "ops.delete";
   /**

@@ -104,6 +104,9 @@ public class GatewayVerticle extends VerticleBase {
     router.post("/api/llm/progress/:operation_id/retry").handler(this::retryOperation);
     router.get("/api/llm/history").handler(this::history);
     router.get("/api/llm/stats").handler(this::stats);
+    router.get("/api/llm/schedules").handler(this::listSchedules);
+    router.post("/api/llm/schedules").handler(this::createSchedule);
+    router.delete("/api/llm/schedules/:id").handler(this::deleteSchedule);
     router.get("/api/llm/models").handler(this::listModels);
     router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
     router.get("/health").handler(this::health);
@@ -174,6 +177,22 @@ public class GatewayVerticle extends VerticleBase {
 
   private void stats(RoutingContext ctx) {
     request(OPS_STATS, new JsonObject()).onSuccess(s -> json(ctx, s)).onFailure(ctx::fail);
+  }
+
+  private void listSchedules(RoutingContext ctx) {
+    request(SCHEDULES_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
+  }
+
+  private void createSchedule(RoutingContext ctx) {
+    request(SCHEDULES_CREATE, jsonBody(ctx)).onSuccess(s -> ctx.response().setStatusCode(201)
+        .putHeader("Content-Type", "application/json")
+        .putHeader("Location", "/api/llm/schedules/" + s.getString("id"))
+        .end(s.encode())).onFailure(ctx::fail);
+  }
+
+  private void deleteSchedule(RoutingContext ctx) {
+    request(SCHEDULES_DELETE, new JsonObject().put("id", ctx.pathParam("id")))
+        .onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
   }
 
   private void listModels(RoutingContext ctx) {

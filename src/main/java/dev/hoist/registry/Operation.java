@@ -67,6 +67,10 @@ final class Operation {
   JsonObject options = new JsonObject();
   /** Bytes of the model's files, from the download manifest. */
   long modelBytes;
+  /** A "refresh": bring the files up to date in the cache, do not load them. */
+  boolean downloadOnly;
+  /** Who asked: "api", "preload" or "schedule:<id>". */
+  String origin = "api";
 
   JsonObject downloadResult;
   JsonObject summary;
@@ -92,7 +96,7 @@ final class Operation {
 
   /** Operations that would do the same work share one: same repo, revision, hub and options. */
   String dedupKey() {
-    return entry.hub + "|" + entry.ref + "|" + options.encode();
+    return entry.hub + "|" + entry.ref + "|" + options.encode() + (downloadOnly ? "|refresh" : "");
   }
 
   /** Appends a log line, dropping the oldest beyond MAX_PROGRESS_ENTRIES. */
@@ -184,7 +188,11 @@ final class Operation {
         .put(QUEUE_POSITION, status == OperationStatus.QUEUED ? queuePosition : null)
         .put(STAGE, stage)
         .put(FILES, files == null ? new JsonArray() : files.copy())
-        .put(TIMELINE, timeline.copy());
+        .put(TIMELINE, timeline.copy())
+        .put("origin", origin);
+    if (downloadOnly) {
+      json.put("download_only", true);
+    }
     if (!options.isEmpty()) {
       json.put(OPTIONS, options.copy());
     }
@@ -246,6 +254,8 @@ final class Operation {
     op.run = internal.getInteger("run", 0);
     op.modelBytes = internal.getLong("model_bytes", 0L);
     op.downloadResult = internal.getJsonObject("download_result");
+    op.downloadOnly = s.getBoolean("download_only", false);
+    op.origin = s.getString("origin", "api");
     return op;
   }
 

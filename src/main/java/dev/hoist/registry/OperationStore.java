@@ -49,6 +49,7 @@ final class OperationStore implements AutoCloseable {
           + " state TEXT NOT NULL)");
       s.execute("CREATE INDEX IF NOT EXISTS operations_by_model ON operations(model_name, created_at)");
       s.execute("CREATE INDEX IF NOT EXISTS operations_live ON operations(live)");
+      s.execute("CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, state TEXT NOT NULL)");
       s.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" + SCHEMA_VERSION + "')");
     } catch (SQLException e) {
       db.close();
@@ -84,6 +85,28 @@ final class OperationStore implements AutoCloseable {
       db.rollback();
       throw e;
     }
+  }
+
+  void saveSchedule(JsonObject schedule) throws SQLException {
+    try (PreparedStatement ps = db.prepareStatement(
+        "INSERT INTO schedules(id, state) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET state=excluded.state")) {
+      ps.setString(1, schedule.getString("id"));
+      ps.setString(2, schedule.encode());
+      ps.executeUpdate();
+      db.commit();
+    }
+  }
+
+  void deleteSchedule(String id) throws SQLException {
+    try (PreparedStatement ps = db.prepareStatement("DELETE FROM schedules WHERE id = ?")) {
+      ps.setString(1, id);
+      ps.executeUpdate();
+      db.commit();
+    }
+  }
+
+  List<JsonObject> loadSchedules() throws SQLException {
+    return query("SELECT state FROM schedules ORDER BY id", List.of());
   }
 
   /** The operation leaves the live list; its history stays. */

@@ -58,6 +58,7 @@ public class RegistryVerticle extends VerticleBase {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   /** Operations whose state changed since the last write to the database. */
   private final Map<String, Operation> dirty = new LinkedHashMap<>();
+  private final Map<String, Schedule> schedules = new LinkedHashMap<>();
   private HoistConfig config;
   private ModelCatalog catalog;
   private DeliveryOptions requestOptions;
@@ -81,6 +82,17 @@ public class RegistryVerticle extends VerticleBase {
         })
         .compose(s -> {
           store = s;
+          return storeThread.executeBlocking(store::loadSchedules);
+        })
+        .compose(saved -> {
+          for (JsonObject json : saved) {
+            try {
+              Schedule schedule = Schedule.fromJson(json);
+              schedules.put(schedule.id, schedule);
+            } catch (RuntimeException e) {
+              log.error("Cannot read stored schedule {}; leaving it out", json.getString("id"), e);
+            }
+          }
           return storeThread.executeBlocking(store::loadLive);
         })
         .compose(states -> {
@@ -94,6 +106,9 @@ public class RegistryVerticle extends VerticleBase {
           consumers.add(bus.<JsonObject>consumer(OPS_HISTORY, this::history));
           consumers.add(bus.<JsonObject>consumer(OPS_STATS, this::stats));
           consumers.add(bus.<JsonObject>consumer(OPS_REPORT, this::report));
+          consumers.add(bus.<JsonObject>consumer(SCHEDULES_LIST, this::listSchedules));
+          consumers.add(bus.<JsonObject>consumer(SCHEDULES_CREATE, this::createSchedule));
+          consumers.add(bus.<JsonObject>consumer(SCHEDULES_DELETE, this::deleteSchedule));
           consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
           consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
           consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
@@ -102,6 +117,7 @@ public class RegistryVerticle extends VerticleBase {
         })
         .onSuccess(states -> {
           recover(states);
+          preload();
           vertx.setPeriodic(TICK_MS, id -> tick());
           long cleanupEveryMs = Math.min(30_000, Math.max(1_000, config.progressCleanupIntervalSeconds() * 1000 / 4));
           vertx.setPeriodic(cleanupEveryMs, id -> cleanup());
@@ -155,47 +171,135 @@ public class RegistryVerticle extends VerticleBase {
     schedule();
   }
 
-  // ------------------------------------------------------------------ requests
+  /** HOIST_PRELOAD: each entry becomes an ordinary operation, after interrupted ones were resumed. */
+  private void preload() {
+    for (JsonObject request : config.preload()) {
+      createOperation(request, "preload", false)
+          .onSuccess(op -> log.info("Preload of {}: operation {}", request.getString(MODEL_NAME), op.getString(OPERATION_ID)))
+          .onFailure(err -> log.error("Preload of {} refused: {}", request.getString(MODEL_NAME), err.getMessage()));
+    }
+  }
 
-  private void create(Message<JsonObject> msg) {
+  // ------------------------------------------------------------------ schedules
+
+  private void listSchedules(Message<JsonObject> msg) {
+    JsonArray out = new JsonArray();
+    schedules.values().forEach(s -> out.add(s.toJson()));
+    msg.reply(new JsonObject().put("schedules", out));
+  }
+
+  private void createSchedule(Message<JsonObject> msg) {
     try {
-      LoadRequest request = LoadRequest.parse(msg.body());
-      ModelCatalog.Entry resolved = catalog.resolve(request.modelName);
-      ModelCatalog.Entry entry = request.revision != null ? resolved.atRevision(request.revision) : resolved;
-      Instant now = Instant.now();
-      Operation op = new Operation(UUID.randomUUID().toString(), request.modelName, entry, now, config.maxProgressEntries());
-      op.options = request.options;
-      op.priority = request.priority;
-      Operation same = findActive(op.dedupKey());
-      if (same != null) {
-        same.log(now, LEVEL_INFO, "Another request for " + request.modelName + " joined this operation");
-        publish(same);
-        msg.reply(same.toJson().put("joined", true));
-        return;
-      }
-      op.message = "Starting model loading for " + request.modelName;
-      op.log(now, LEVEL_INFO, "Model loading requested: " + request.modelName + " (" + entry.ref + " on hub '" + entry.hub + "')"
-          + (request.options.isEmpty() ? "" : " with options " + request.options.encode()));
-      operations.put(op.id, op);
-      log.info("Operation {} created for {} ({})", op.id, request.modelName, entry.ref);
-      // The 202 goes out only once the operation is on disk: an accepted load is never lost.
-      JsonObject state = op.toState();
+      Schedule schedule = Schedule.create(msg.body() == null ? new JsonObject() : msg.body(), java.time.ZoneId.systemDefault());
+      // Refuse now what would be refused at every firing.
+      LoadRequest request = LoadRequest.parse(schedule.request);
+      catalog.resolve(request.modelName);
+      JsonObject json = schedule.toJson();
       storeThread.executeBlocking(() -> {
-        store.save(List.of(state));
+        store.saveSchedule(json);
         return null;
-      }).onComplete(ar -> {
-        if (ar.failed()) {
-          operations.remove(op.id);
-          log.error("Cannot store new operation {}", op.id, ar.cause());
-          Failures.reply(msg, new HoistException(ErrorCode.INTERNAL, "cannot record the operation: " + ar.cause().getMessage()));
-          return;
-        }
-        schedule(); // starts it now if a slot is free, else publishes its place in the queue
-        msg.reply(op.toJson());
-      });
+      }).onSuccess(v -> {
+        schedules.put(schedule.id, schedule);
+        log.info("Schedule {} added: {} {} at '{}', next at {}", schedule.id, schedule.action, request.modelName,
+            schedule.cronText, schedule.nextRun);
+        msg.reply(schedule.toJson());
+      }).onFailure(err -> Failures.reply(msg, err));
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
     }
+  }
+
+  private void deleteSchedule(Message<JsonObject> msg) {
+    Object id = msg.body() == null ? null : msg.body().getValue("id");
+    Schedule schedule = id instanceof String ? schedules.get(id) : null;
+    if (schedule == null) {
+      Failures.reply(msg, new HoistException(ErrorCode.NOT_FOUND, "no schedule with id '" + ModelRef.abbreviate(String.valueOf(id)) + "'"));
+      return;
+    }
+    storeThread.executeBlocking(() -> {
+      store.deleteSchedule(schedule.id);
+      return null;
+    }).onSuccess(v -> {
+      schedules.remove(schedule.id);
+      msg.reply(new JsonObject());
+    }).onFailure(err -> Failures.reply(msg, err));
+  }
+
+  /** Fires the schedules that are due; a firing is an ordinary operation. */
+  private void fireDueSchedules(Instant now) {
+    for (Schedule schedule : new ArrayList<>(schedules.values())) {
+      if (schedule.nextRun == null || schedule.nextRun.isAfter(now)) {
+        continue;
+      }
+      schedule.lastRun = now;
+      schedule.nextRun = schedule.next(now);
+      createOperation(schedule.request, "schedule:" + schedule.id, "refresh".equals(schedule.action)).onComplete(ar -> {
+        if (ar.succeeded()) {
+          schedule.lastOperationId = ar.result().getString(OPERATION_ID);
+        } else {
+          log.warn("Schedule {} could not start {}: {}", schedule.id, schedule.request.getString(MODEL_NAME), ar.cause().getMessage());
+        }
+        JsonObject json = schedule.toJson();
+        storeThread.executeBlocking(() -> {
+          store.saveSchedule(json);
+          return null;
+        });
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  private void create(Message<JsonObject> msg) {
+    createOperation(msg.body(), "api", false).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+  }
+
+  /**
+   * The one way an operation comes to be — from the API, a preload or a schedule: validated,
+   * joined to an identical running one if there is one, written to the database, then queued.
+   */
+  private Future<JsonObject> createOperation(JsonObject body, String origin, boolean downloadOnly) {
+    Operation op;
+    try {
+      LoadRequest request = LoadRequest.parse(body);
+      ModelCatalog.Entry resolved = catalog.resolve(request.modelName);
+      ModelCatalog.Entry entry = request.revision != null ? resolved.atRevision(request.revision) : resolved;
+      Instant now = Instant.now();
+      op = new Operation(UUID.randomUUID().toString(), request.modelName, entry, now, config.maxProgressEntries());
+      op.options = request.options;
+      op.priority = request.priority;
+      op.downloadOnly = downloadOnly;
+      op.origin = origin;
+      Operation same = findActive(op.dedupKey());
+      if (same != null) {
+        same.log(now, LEVEL_INFO, "Another request (" + origin + ") for " + request.modelName + " joined this operation");
+        publish(same);
+        return Future.succeededFuture(same.toJson().put("joined", true));
+      }
+      op.message = "Starting model " + (downloadOnly ? "refresh" : "loading") + " for " + request.modelName;
+      op.log(now, LEVEL_INFO, (downloadOnly ? "Refresh of the cached files" : "Model loading") + " requested (" + origin + "): "
+          + request.modelName + " (" + entry.ref + " on hub '" + entry.hub + "')"
+          + (request.options.isEmpty() ? "" : " with options " + request.options.encode()));
+      operations.put(op.id, op);
+      log.info("Operation {} created for {} ({}, {})", op.id, request.modelName, entry.ref, origin);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    // The reply goes out only once the operation is on disk: an accepted load is never lost.
+    JsonObject state = op.toState();
+    Operation created = op;
+    return storeThread.executeBlocking(() -> {
+      store.save(List.of(state));
+      return null;
+    }).transform(ar -> {
+      if (ar.failed()) {
+        operations.remove(created.id);
+        log.error("Cannot store new operation {}", created.id, ar.cause());
+        return Future.failedFuture(new HoistException(ErrorCode.INTERNAL, "cannot record the operation: " + ar.cause().getMessage()));
+      }
+      schedule(); // starts it now if a slot is free, else publishes its place in the queue
+      return Future.succeededFuture(created.toJson());
+    });
   }
 
   private Operation findActive(String dedupKey) {
@@ -566,6 +670,11 @@ public class RegistryVerticle extends VerticleBase {
       op.commit = result.getString(COMMIT, op.commit);
       op.filesDone = op.filesTotal;
       op.raiseProgress(OperationStatus.DOWNLOADING.bandEnd);
+      if (op.downloadOnly) {
+        op.progress = 100;
+        finish(op, OperationStatus.COMPLETED, null, "Files of " + op.entry.ref + " are up to date in the cache (refresh only, not loaded)");
+        return;
+      }
       op.enter(OperationStatus.LOADING);
       op.message = "Loading model into memory";
       op.log(Instant.now(), LEVEL_INFO, "Download complete; loading into memory");
@@ -639,7 +748,9 @@ public class RegistryVerticle extends VerticleBase {
       op.log(now, LEVEL_ERROR, error.getMessage());
       log.warn("Operation {} failed ({}): {}", op.id, error.code().wireName(), error.getMessage());
     } else {
-      op.message = end == OperationStatus.COMPLETED ? "Model " + op.modelName + " is loaded and ready" : line;
+      op.message = end == OperationStatus.COMPLETED
+          ? op.downloadOnly ? "Files of " + op.modelName + " are up to date" : "Model " + op.modelName + " is loaded and ready"
+          : line;
       op.log(now, end == OperationStatus.CANCELLED ? LEVEL_WARN : LEVEL_INFO, line);
       log.info("Operation {} {}: {}", op.id, end.wireName(), op.modelName);
     }
@@ -701,6 +812,7 @@ public class RegistryVerticle extends VerticleBase {
   private void tick() {
     long now = System.nanoTime();
     Instant wall = Instant.now();
+    fireDueSchedules(wall);
     for (Operation op : new ArrayList<>(operations.values())) {
       if (!op.isRunning()) {
         continue;
