@@ -67,6 +67,8 @@ final class Operation {
   JsonObject options = new JsonObject();
   /** Bytes of the model's files, from the download manifest. */
   long modelBytes;
+  /** The machine's resources, sampled while the operation runs (memory, disk, network, heap). */
+  JsonObject resources;
   /** A "refresh": bring the files up to date in the cache, do not load them. */
   boolean downloadOnly;
   /** Who asked: "api", "preload" or "schedule:<id>". */
@@ -170,6 +172,9 @@ final class Operation {
         .put(FILES_TOTAL, filesTotal)
         .put(STALLED, stalled && isActive())
         .put(STALLED_SECONDS, stalled && isActive() ? stalledSeconds : null);
+    if (resources != null && isRunning()) {
+      stage.put("resources", resources.copy());
+    }
     JsonObject json = new JsonObject()
         .put(OPERATION_ID, id)
         .put(MODEL_NAME, modelName)

@@ -66,6 +66,9 @@ public class RegistryVerticle extends VerticleBase {
   private OperationStore store;
   private Webhooks webhooks;
   private boolean flushing;
+  private ResourceSampler sampler;
+  private JsonObject resources;
+  private boolean sampling;
 
   @Override
   public Future<?> start() {
@@ -75,6 +78,7 @@ public class RegistryVerticle extends VerticleBase {
     storeThread = vertx.createSharedWorkerExecutor("hoist-registry-store", 1);
     webhooks = new Webhooks(vertx, config.webhooks(), config.webhookRetries(), config.webhookRetryBaseMs());
     Path dbFile = config.dataDir().resolve("hoist.db");
+    sampler = new ResourceSampler(config.hubCache());
     return loadCatalog(config.modelsFile())
         .compose(c -> {
           catalog = c;
@@ -813,6 +817,7 @@ public class RegistryVerticle extends VerticleBase {
     long now = System.nanoTime();
     Instant wall = Instant.now();
     fireDueSchedules(wall);
+    sampleResources();
     for (Operation op : new ArrayList<>(operations.values())) {
       if (!op.isRunning()) {
         continue;
@@ -831,6 +836,22 @@ public class RegistryVerticle extends VerticleBase {
         publish(op);
       }
     }
+  }
+
+  /** Every other second while something runs: the machine's resources, into running operations. */
+  private void sampleResources() {
+    boolean anyRunning = operations.values().stream().anyMatch(Operation::isRunning);
+    if (!anyRunning || sampling) {
+      return;
+    }
+    sampling = true;
+    vertx.executeBlocking(sampler::sample).onComplete(ar -> {
+      sampling = false;
+      if (ar.succeeded()) {
+        resources = ar.result();
+        operations.values().stream().filter(Operation::isRunning).forEach(op -> op.resources = resources);
+      }
+    });
   }
 
   /** PROGRESS_CLEANUP_INTERVAL: finished operations older than that leave the live list (history keeps them). */

@@ -238,6 +238,12 @@ class OperationsLifecycleTest {
     JsonObject before = waitFor(finished, "completed");
     String running = load("test/restart");
     waitUntil(Duration.ofSeconds(30), () -> op(running).getJsonObject("stage").getLong("bytes_done") > size / 4);
+    // While it runs, the machine's resources are sampled into its stage detail.
+    waitUntil(Duration.ofSeconds(5), () -> op(running).getJsonObject("stage").getJsonObject("resources") != null);
+    JsonObject resources = op(running).getJsonObject("stage").getJsonObject("resources");
+    assertThat(resources.getLong("memory_available_bytes")).isPositive();
+    assertThat(resources.getLong("disk_free_bytes")).isPositive();
+    assertThat(resources.getLong("heap_used_bytes")).isPositive();
 
     // Stop Hoist mid-download (the hub stays up), then start a new one on the same data dir.
     await(hoist.undeploy());
