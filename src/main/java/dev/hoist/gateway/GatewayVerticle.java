@@ -40,7 +40,6 @@ public class GatewayVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(GatewayVerticle.class);
   static final String WS_PATH = "/api/llm/ws";
-  private static final long MAX_BODY_BYTES = 64 * 1024;
   private static final long PING_TIMEOUT_MS = 2_000;
 
   private HoistConfig settings;
@@ -52,7 +51,6 @@ public class GatewayVerticle extends VerticleBase {
   private HoistMetrics metrics;
   private HealthChecks readiness;
   private Access access;
-  private RateLimiter loadLimiter;
   private volatile int actualPort = -1;
 
   @Override
@@ -61,7 +59,6 @@ public class GatewayVerticle extends VerticleBase {
     requestOptions = new DeliveryOptions().setSendTimeout(settings.requestTimeoutMs());
     Access.checkBind(settings);
     access = new Access(settings);
-    loadLimiter = new RateLimiter(settings.loadRatePerMinute());
     live = new LiveUpdates(vertx, settings.requestTimeoutMs(), settings.wsMaxSubscriptions(), settings.wsIdleSeconds(),
         settings.wsMaxQueuedBytes(), settings.wsMaxMessageBytes());
     HubMirror mirror = settings.mirrorEnabled() ? new HubMirror(vertx, settings.mirrorDir()) : null;
@@ -92,23 +89,8 @@ public class GatewayVerticle extends VerticleBase {
   private Router router(HubMirror mirror) {
     Router router = Router.router(vertx);
     router.route().handler(GatewayVerticle::securityHeaders);
-    router.route("/api/*").handler(access::handle);
-    router.route("/api/*").handler(BodyHandler.create().setBodyLimit(MAX_BODY_BYTES).setHandleFileUploads(false));
     router.route("/metrics").handler(access::handle);
-
-    router.post("/api/llm/load").handler(this::rateLimit).handler(this::startLoad);
-    router.get("/api/llm/progress").handler(this::listOperations);
-    router.get("/api/llm/progress/:operation_id").handler(this::getOperation);
-    router.delete("/api/llm/progress/:operation_id").handler(this::deleteOperation);
-    router.post("/api/llm/progress/:operation_id/cancel").handler(this::cancelOperation);
-    router.post("/api/llm/progress/:operation_id/retry").handler(this::retryOperation);
-    router.get("/api/llm/history").handler(this::history);
-    router.get("/api/llm/stats").handler(this::stats);
-    router.get("/api/llm/schedules").handler(this::listSchedules);
-    router.post("/api/llm/schedules").handler(this::createSchedule);
-    router.delete("/api/llm/schedules/:id").handler(this::deleteSchedule);
-    router.get("/api/llm/models").handler(this::listModels);
-    router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
+    new GatewayRoutes(vertx, settings, access).declare(router);
     router.get("/health").handler(this::health);
     router.get("/ready").handler(HealthCheckHandler.createWithHealthChecks(readiness));
     router.get("/metrics").handler(this::metrics);
@@ -116,93 +98,12 @@ public class GatewayVerticle extends VerticleBase {
     if (mirror != null) {
       router.route("/hub/*").subRouter(mirror.router());
     }
-    router.route("/api/*").handler(ctx -> ctx.fail(404));
     router.route("/*").handler(staticFiles(settings.webroot()));
 
     router.route().failureHandler(ApiErrors::handle);
     return router;
   }
 
-  // ------------------------------------------------------------------ routes
-
-  private void startLoad(RoutingContext ctx) {
-    JsonObject body = jsonBody(ctx);
-    request(OPS_CREATE, body).onSuccess(op -> {
-      boolean joined = op.getBoolean("joined", false);
-      String id = op.getString(OPERATION_ID);
-      ctx.response().setStatusCode(202)
-          .putHeader("Content-Type", "application/json")
-          .putHeader("Location", "/api/llm/progress/" + id)
-          .end(new JsonObject()
-              .put(OPERATION_ID, id)
-              .put(MESSAGE, joined
-                  ? "Model loading already in progress for " + op.getString(MODEL_NAME) + "; joined operation " + id
-                  : "Model loading started for " + op.getString(MODEL_NAME))
-              .put(STATUS, joined ? "joined" : "started")
-              .encode());
-    }).onFailure(ctx::fail);
-  }
-
-  private void listOperations(RoutingContext ctx) {
-    request(OPS_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
-  }
-
-  private void getOperation(RoutingContext ctx) {
-    request(OPS_GET, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
-  }
-
-  private void deleteOperation(RoutingContext ctx) {
-    request(OPS_DELETE, idOf(ctx)).onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
-  }
-
-  private void cancelOperation(RoutingContext ctx) {
-    request(OPS_CANCEL, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
-  }
-
-  private void retryOperation(RoutingContext ctx) {
-    request(OPS_RETRY, idOf(ctx)).onSuccess(op -> ctx.response().setStatusCode(202)
-        .putHeader("Content-Type", "application/json").end(op.encode())).onFailure(ctx::fail);
-  }
-
-  private void history(RoutingContext ctx) {
-    JsonObject query = new JsonObject();
-    for (String name : List.of("model", "status", "limit")) {
-      String value = ctx.request().getParam(name);
-      if (value != null && !value.isEmpty()) {
-        query.put(name, value);
-      }
-    }
-    request(OPS_HISTORY, query).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
-  }
-
-  private void stats(RoutingContext ctx) {
-    request(OPS_STATS, new JsonObject()).onSuccess(s -> json(ctx, s)).onFailure(ctx::fail);
-  }
-
-  private void listSchedules(RoutingContext ctx) {
-    request(SCHEDULES_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
-  }
-
-  private void createSchedule(RoutingContext ctx) {
-    request(SCHEDULES_CREATE, jsonBody(ctx)).onSuccess(s -> ctx.response().setStatusCode(201)
-        .putHeader("Content-Type", "application/json")
-        .putHeader("Location", "/api/llm/schedules/" + s.getString("id"))
-        .end(s.encode())).onFailure(ctx::fail);
-  }
-
-  private void deleteSchedule(RoutingContext ctx) {
-    request(SCHEDULES_DELETE, new JsonObject().put("id", ctx.pathParam("id")))
-        .onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
-  }
-
-  private void listModels(RoutingContext ctx) {
-    request(MODELS_LIST, new JsonObject()).onSuccess(models -> json(ctx, models)).onFailure(ctx::fail);
-  }
-
-  private void unloadModel(RoutingContext ctx) {
-    request(MODELS_UNLOAD, new JsonObject().put(MODEL_NAME, ctx.pathParam("model_name")))
-        .onSuccess(result -> json(ctx, result)).onFailure(ctx::fail);
-  }
 
   /** 200 once every verticle answers on the event bus. */
   private void health(RoutingContext ctx) {
@@ -260,16 +161,6 @@ public class GatewayVerticle extends VerticleBase {
     }
   }
 
-  /** Per client address, so one busy script cannot crowd out everyone else. */
-  private void rateLimit(RoutingContext ctx) {
-    long wait = loadLimiter.acquire(ctx.request().remoteAddress() == null ? "?" : ctx.request().remoteAddress().hostAddress());
-    if (wait == 0) {
-      ctx.next();
-      return;
-    }
-    ctx.response().putHeader("Retry-After", String.valueOf(wait));
-    ctx.fail(new HoistException(ErrorCode.RATE_LIMITED, "too many load requests from this address; try again in " + wait + " s"));
-  }
 
   /** The dashboard may only run as itself: no framing, no foreign scripts, no MIME sniffing. */
   private static void securityHeaders(RoutingContext ctx) {
@@ -311,33 +202,6 @@ public class GatewayVerticle extends VerticleBase {
     return handler.setCachingEnabled(false).setIndexPage("index.html");
   }
 
-  private Future<JsonObject> request(String address, JsonObject body) {
-    return vertx.eventBus().<JsonObject>request(address, body, requestOptions).map(Message::body);
-  }
-
-  private static JsonObject idOf(RoutingContext ctx) {
-    return new JsonObject().put(OPERATION_ID, ctx.pathParam("operation_id"));
-  }
-
-  private static JsonObject jsonBody(RoutingContext ctx) {
-    String type = ctx.request().getHeader("Content-Type");
-    if (type == null || !type.toLowerCase().startsWith("application/json")) {
-      throw new HoistException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the request body as JSON with Content-Type: application/json");
-    }
-    String text = ctx.body().buffer() == null ? "" : ctx.body().asString().trim();
-    if (!text.startsWith("{")) {
-      throw new HoistException(ErrorCode.BAD_REQUEST, "request body must be a JSON object like {\"model_name\": \"demo-tiny\"}");
-    }
-    try {
-      return new JsonObject(text);
-    } catch (DecodeException e) {
-      throw new HoistException(ErrorCode.BAD_REQUEST, "request body is not valid JSON");
-    }
-  }
-
-  private static void json(RoutingContext ctx, JsonObject body) {
-    ctx.response().putHeader("Content-Type", "application/json").end(body.encode());
-  }
 
   @Override
   public Future<?> stop() {
