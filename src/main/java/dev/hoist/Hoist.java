@@ -130,7 +130,7 @@ public final class Hoist {
           .setConfig(new JsonObject().put("path", file)));
     }
     options.addStore(new ConfigStoreOptions().setType("env")
-        .setConfig(new JsonObject().put("keys", new JsonArray(Arrays.asList(HoistConfig.ENV_KEYS)))));
+        .setConfig(new JsonObject().put("keys", new JsonArray(HoistConfig.allEnvKeys()))));
     ConfigRetriever retriever = ConfigRetriever.create(vertx, options);
     return retriever.getConfig().andThen(ar -> retriever.close());
   }

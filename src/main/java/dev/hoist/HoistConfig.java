@@ -69,7 +69,7 @@ public final class HoistConfig {
   /** Loads to start when Hoist starts: model names, or request objects {model_name, revision, ...}. */
   public static final String PRELOAD = "HOIST_PRELOAD";
 
-  /** Every key that may come from the environment. */
+  /** Every key that may come from the environment (see also {@link #allEnvKeys()}). */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
       MAX_PROGRESS_ENTRIES, PROGRESS_CLEANUP_INTERVAL, MODELS_FILE, WEBROOT, MIRROR_ENABLED,
@@ -83,6 +83,21 @@ public final class HoistConfig {
   };
 
   private final JsonObject json;
+
+  /** ENV_KEYS and the stage-specific key lists, for the environment store of vertx-config. */
+  public static java.util.List<String> allEnvKeys() {
+    java.util.List<String> keys = new java.util.ArrayList<>(java.util.Arrays.asList(ENV_KEYS));
+    for (java.lang.reflect.Field f : HoistConfig.class.getFields()) {
+      if (f.getName().endsWith("_ENV_KEYS") && f.getType() == String[].class) {
+        try {
+          keys.addAll(java.util.Arrays.asList((String[]) f.get(null)));
+        } catch (IllegalAccessException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+    return keys;
+  }
 
   public HoistConfig(JsonObject json) {
     this.json = json == null ? new JsonObject() : json;

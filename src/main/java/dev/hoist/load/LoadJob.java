@@ -16,15 +16,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Loads one downloaded model: validates every weight file, checks memory, then maps the tensor
- * data and touches every page on a worker, one slice at a time, so progress is the bytes actually
- * resident and the event loop is never blocked.
+ * Loads one downloaded model: validates every weight file, checks memory, then either maps the
+ * tensor data and touches every page on a worker, one slice at a time (progress is the bytes
+ * actually resident, and the event loop is never blocked), or hands the model to a native service
+ * ({@link NativeLoad}). Cancellable between slices.
+ *
+ * <p>Runs on the load verticle's event loop: every continuation comes back to it, so the fields
+ * need no locking.
  */
 final class LoadJob {
 
-  /** One mapping covers at most this much (a MappedByteBuffer is limited to 2 GiB). */
+  /** One mapping covers about this much at most (a MappedByteBuffer is limited to 2 GiB). */
   static final long MAX_MAPPING = 1L << 30;
-  /** One worker task touches at most this much, then progress is reported. */
+  /** One worker task touches at most this much, then progress is reported and cancel is checked. */
   static final long SLICE = 32L << 20;
   private static final int PAGE = 4096;
 
@@ -32,11 +36,17 @@ final class LoadJob {
   private final StageReporter reporter;
   private final JsonObject command;
   private final WorkerExecutor pager;
-  private final List<MappedByteBuffer> mappings = new ArrayList<>();
+  private final String key;
+  private final List<Mapping> mappings = new ArrayList<>();
   private ModelInspector.Plan plan;
+  private NativeLoad nativeLoad;
   private long bytesDone;
   private long bytesTotal;
+  /** When paging started, for HOIST_LOAD_MAX_BYTES_PER_SECOND. */
+  private long pagingStarted;
   private String currentFile;
+  private boolean cancelled;
+  private Future<JsonObject> run;
   /** Sink for the touched bytes, so the JIT cannot drop the reads. */
   private long checksum;
 
@@ -45,77 +55,170 @@ final class LoadJob {
     this.reporter = reporter;
     this.command = command;
     this.pager = pager;
+    this.key = command.getString(MODEL_KEY);
+  }
+
+  /** What the worker found out before anything is mapped. */
+  private record Inspected(ModelInspector.Plan plan, long memoryAvailable) {
+  }
+
+  String key() {
+    return key;
+  }
+
+  /** Bytes this job will hold once loaded (0 until validated): counted against the memory limit. */
+  long reservedBytes() {
+    return bytesTotal;
+  }
+
+  boolean isCancelled() {
+    return cancelled;
   }
 
   Future<JsonObject> run() {
-    String key = command.getString(MODEL_KEY);
+    NativeSettings nativeSettings;
+    try {
+      nativeSettings = NativeSettings.resolve(command.getValue(NATIVE), owner.settings());
+    } catch (RuntimeException e) {
+      return run = Future.failedFuture(e);
+    }
     JsonArray files = command.getJsonArray(FILES, new JsonArray());
     reporter.progress(new JsonObject().put(MESSAGE, "Validating model files")
         .put(LOG, "Validating " + files.size() + " files before loading"));
-    return pager.executeBlocking(() -> ModelInspector.inspect(files)).compose(p -> {
+    // procfs and the cgroup files are read on the worker too, with the headers
+    Future<JsonObject> work = pager.executeBlocking(() -> new Inspected(ModelInspector.inspect(files), MemoryProbe.available())).compose(in -> {
+      checkCancelled();
+      ModelInspector.Plan p = in.plan();
       plan = p;
-      bytesTotal = p.bytes();
-      reporter.progress(new JsonObject().put(BYTES_DONE, 0).put(BYTES_TOTAL, bytesTotal)
+      // a native service reads whole files (headers too); paging in covers the tensor data
+      long total = nativeSettings != null ? p.fileBytes() : p.bytes();
+      reporter.progress(new JsonObject().put(BYTES_DONE, 0).put(BYTES_TOTAL, total)
           .put(LOG, "Validated " + p.format + ": " + p.tensors.size() + " tensors, " + p.parameters + " parameters, "
-              + human(bytesTotal) + " of tensor data in " + p.regions.size() + " file(s)"));
+              + human(p.bytes()) + " of tensor data in " + p.regions.size() + " file(s)"));
       ResidentModel already = owner.resident(key);
       if (already != null) {
-        reporter.progress(new JsonObject().put(BYTES_DONE, bytesTotal).put(BYTES_TOTAL, bytesTotal)
-            .put(LOG, "Model " + key + " is already loaded (" + human(already.bytes) + " resident); nothing to page in"));
+        reporter.progress(new JsonObject().put(BYTES_DONE, total).put(BYTES_TOTAL, total)
+            .put(LOG, "Model " + key + " is already loaded (" + human(already.bytes) + " resident); nothing to do"));
         return Future.succeededFuture(already.summary.copy());
       }
-      checkMemory();
-      Future<Void> chain = Future.succeededFuture();
-      for (ModelInspector.Region region : p.regions) {
-        chain = chain.compose(v -> pageIn(region, region.offset));
-      }
-      return chain.map(v -> {
-        JsonObject summary = plan.summary(bytesTotal);
-        owner.register(new ResidentModel(key, command.getString(REPO), command.getString(COMMIT), mappings, bytesTotal, summary));
-        reporter.progress(new JsonObject().put(BYTES_DONE, bytesDone).put(BYTES_TOTAL, bytesTotal).put(CURRENT_FILE, currentFile)
-            .put(LOG, "Paged in " + human(bytesTotal) + " (" + mappings.size() + " mapping(s))"));
-        return summary;
-      });
+      checkMemory(p.bytes(), in.memoryAvailable());
+      bytesTotal = p.bytes();
+      return nativeSettings != null ? runNative(nativeSettings) : pageAll();
     });
+    // Whatever stopped the job, what it mapped and did not hand over is let go before it ends.
+    run = work.recover(err -> releaseMappings().transform(v -> Future.failedFuture(err)));
+    return run;
   }
 
-  private void checkMemory() {
-    long available = MemoryProbe.available();
-    if (available < 0) {
+  /**
+   * Stops the job: paging stops at the next slice boundary (a worker task is not interrupted; a
+   * slice takes milliseconds), a native service is stopped with its process tree. Completes once
+   * nothing of the job runs any more.
+   */
+  Future<Void> cancel() {
+    cancelled = true;
+    Future<Void> stopped = nativeLoad != null ? nativeLoad.cancel() : Future.succeededFuture();
+    Future<?> settled = run == null ? Future.succeededFuture() : run.transform(ar -> Future.succeededFuture());
+    return Future.all(stopped, settled).mapEmpty();
+  }
+
+  private void checkCancelled() {
+    if (cancelled) {
+      throw new LoadCancelled();
+    }
+  }
+
+  /**
+   * The configured cap ({@code HOIST_MEMORY_LIMIT_MB}, less what Hoist already holds or is loading)
+   * and what the system has (MemAvailable and the cgroup, less the headroom); the smaller one must
+   * fit the model.
+   */
+  private void checkMemory(long needed, long system) {
+    long headroom = owner.settings().memoryHeadroomBytes();
+    long room = system < 0 ? Long.MAX_VALUE : system - headroom;
+    String why = "after a headroom of " + human(headroom);
+    long limit = owner.settings().memoryLimitBytes();
+    if (limit > 0) {
+      long held = owner.bytesHeld(this);
+      long capped = limit - held;
+      if (capped < room) {
+        room = capped;
+        why = "of the limit of " + human(limit) + " (HOIST_MEMORY_LIMIT_MB), " + human(held) + " already in use by loaded models";
+      }
+    }
+    if (room == Long.MAX_VALUE) {
       reporter.warn("Cannot tell how much memory is available on this system; loading without a memory check");
       return;
     }
-    long room = available - owner.settings().memoryHeadroomBytes();
-    if (bytesTotal > room) {
-      throw new HoistException(ErrorCode.INSUFFICIENT_MEMORY, "insufficient memory: model needs " + human(bytesTotal) + ", "
-          + human(Math.max(0, room)) + " available (after a headroom of " + human(owner.settings().memoryHeadroomBytes()) + ")");
+    if (needed > room) {
+      throw new HoistException(ErrorCode.INSUFFICIENT_MEMORY, "insufficient memory: model needs " + human(needed) + ", "
+          + human(Math.max(0, room)) + " available (" + why + ")", false, null);
     }
   }
 
-  /** Maps and touches one region from {@code position}, a slice per worker task. */
-  private Future<Void> pageIn(ModelInspector.Region region, long position) {
-    long end = region.offset + region.length;
-    if (position >= end) {
-      return Future.succeededFuture();
+  private Future<JsonObject> runNative(NativeSettings nativeSettings) {
+    nativeLoad = new NativeLoad(owner.vertx(), reporter, nativeSettings, plan, command, owner.settings(), owner.http());
+    return nativeLoad.start().map(service -> {
+      if (cancelled) { // cancel() stops the service too; this only keeps it from being registered
+        throw new LoadCancelled();
+      }
+      JsonObject summary = plan.summary(plan.bytes()).put(NATIVE, service.toJson().copy());
+      summary.getJsonObject(NATIVE).remove("last_output");
+      owner.register(ResidentModel.served(key, command.getString(REPO), command.getString(COMMIT), plan, service, summary));
+      return summary;
+    });
+  }
+
+  private Future<JsonObject> pageAll() {
+    pagingStarted = System.nanoTime();
+    Future<Void> chain = Future.succeededFuture();
+    for (ModelInspector.Region region : plan.regions) {
+      for (MappingPlan.Chunk chunk : MappingPlan.chunks(region.offset, region.offset + region.length, region.tensors,
+          MAX_MAPPING, MappingPlan.HARD_MAX)) {
+        chain = chain.compose(v -> pageIn(region, chunk));
+      }
     }
+    return chain.compose(v -> {
+      checkCancelled();
+      ResidentModel existing = owner.resident(key);
+      if (existing != null) { // another operation loaded the same model meanwhile: keep one copy
+        JsonObject summary = existing.summary.copy();
+        return releaseMappings().map(summary);
+      }
+      JsonObject summary = plan.summary(bytesTotal);
+      owner.register(ResidentModel.mapped(key, command.getString(REPO), command.getString(COMMIT), plan, mappings, summary));
+      reporter.progress(new JsonObject().put(BYTES_DONE, bytesDone).put(BYTES_TOTAL, bytesTotal).put(CURRENT_FILE, currentFile)
+          .put(LOG, "Paged in " + human(bytesTotal) + " (" + mappings.size() + " mapping(s))"));
+      mappings.clear(); // handed over to the resident model
+      return Future.succeededFuture(summary);
+    });
+  }
+
+  /** Maps one chunk of a file and touches it, a slice per worker task. */
+  private Future<Void> pageIn(ModelInspector.Region region, MappingPlan.Chunk chunk) {
+    checkCancelled();
     currentFile = region.name;
-    long mapLength = Math.min(MAX_MAPPING, end - position);
     return pager.executeBlocking(() -> {
       try (FileChannel channel = FileChannel.open(region.file, StandardOpenOption.READ)) {
-        return channel.map(FileChannel.MapMode.READ_ONLY, position, mapLength);
+        return channel.map(FileChannel.MapMode.READ_ONLY, chunk.offset(), chunk.length());
       }
-    }).compose(mapping -> {
-      mappings.add(mapping);
-      return touch(mapping, 0);
-    }).compose(v -> pageIn(region, position + mapLength));
+    }).compose(buffer -> {
+      mappings.add(new Mapping(region.name, chunk.offset(), buffer));
+      return touch(buffer, 0);
+    });
   }
 
   private Future<Void> touch(MappedByteBuffer mapping, int from) {
+    checkCancelled();
     int capacity = mapping.capacity();
     if (from >= capacity) {
       return Future.succeededFuture();
     }
-    int to = (int) Math.min(capacity, from + SLICE);
+    long delay = throttleDelayMs();
+    if (delay > 0) {
+      return owner.vertx().timer(delay).compose(v -> touch(mapping, from));
+    }
+    int to = (int) Math.min(capacity, from + slice());
     return pager.executeBlocking(() -> {
       long sum = 0;
       for (int i = from; i < to; i += PAGE) {
@@ -128,6 +231,38 @@ final class LoadJob {
       reporter.maybeProgress(() -> new JsonObject().put(BYTES_DONE, bytesDone).put(BYTES_TOTAL, bytesTotal)
           .put(CURRENT_FILE, currentFile).put(MESSAGE, "Loading " + currentFile + " into memory"));
       return touch(mapping, to);
+    });
+  }
+
+  /** Under a rate limit, slices of 50 ms' worth, so progress and cancel stay prompt. */
+  private long slice() {
+    long limit = owner.settings().loadMaxBytesPerSecond();
+    return limit <= 0 ? SLICE : Math.max(PAGE, Math.min(SLICE, limit / 20 / PAGE * PAGE));
+  }
+
+  /** How long to wait before the next slice to keep to HOIST_LOAD_MAX_BYTES_PER_SECOND (0 = go on). */
+  private long throttleDelayMs() {
+    long limit = owner.settings().loadMaxBytesPerSecond();
+    if (limit <= 0) {
+      return 0;
+    }
+    long due = pagingStarted + (long) (bytesDone * 1e9 / limit);
+    return Math.max(0, (due - System.nanoTime()) / 1_000_000);
+  }
+
+  /**
+   * Unmaps what this job mapped and still holds, on a worker (tearing down a large mapping takes
+   * a while). Only called when no worker task of this job touches them any more.
+   */
+  private Future<Void> releaseMappings() {
+    if (mappings.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<Mapping> held = new ArrayList<>(mappings);
+    mappings.clear();
+    return pager.executeBlocking(() -> {
+      held.forEach(m -> Unmapper.unmap(m.buffer()));
+      return null;
     });
   }
 

@@ -9,10 +9,13 @@ import dev.hoist.contract.HoistException;
 import dev.hoist.contract.StageReporter;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -23,8 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The load stage: validates a downloaded model and brings its tensor data into memory, reporting
- * progress from the bytes paged in. Keeps the models it loaded resident until unloaded.
+ * The load stage: validates a downloaded model and brings it into memory — paged into this
+ * process, or handed to a native LLM service — reporting progress from the bytes loaded. Keeps the
+ * models it loaded resident until unloaded, and publishes them to {@link LoadedModels} for an
+ * application that embeds Hoist.
+ *
+ * <p>Addresses: {@code hoist.load.start}, {@code .cancel}, {@code .unload}, {@code .resident}.
  */
 public class LoadVerticle extends VerticleBase {
 
@@ -32,15 +39,22 @@ public class LoadVerticle extends VerticleBase {
 
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private final Map<String, ResidentModel> resident = new LinkedHashMap<>();
+  /** Running jobs by operation id. */
+  private final Map<String, LoadJob> active = new LinkedHashMap<>();
   private HoistConfig settings;
   private WorkerExecutor pager;
+  private HttpClient http;
 
   @Override
   public Future<?> start() {
-    settings = new HoistConfig(config()).validate();
+    settings = new HoistConfig(config()).validate().validateLoad();
     pager = vertx.createSharedWorkerExecutor("hoist-load-pager", 2);
+    // No keep-alive: a health URL's port may belong to a new process the next time.
+    http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
     EventBus bus = vertx.eventBus();
     consumers.add(bus.<JsonObject>consumer(LOAD_START, this::start));
+    consumers.add(bus.<JsonObject>consumer(LOAD_CANCEL, this::cancel));
+    consumers.add(bus.<JsonObject>consumer(LOAD_UNLOAD, this::unload));
     consumers.add(bus.<JsonObject>consumer(LOAD_RESIDENT, this::listResident));
     consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_LOAD,
         m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_LOAD))));
@@ -49,14 +63,25 @@ public class LoadVerticle extends VerticleBase {
 
   private void start(Message<JsonObject> msg) {
     JsonObject command = msg.body();
-    String opId = command.getString(OPERATION_ID);
-    if (opId == null || command.getString(MODEL_KEY) == null || command.getJsonArray(FILES) == null) {
+    String opId = stringField(command, OPERATION_ID);
+    if (opId == null || stringField(command, MODEL_KEY) == null || !(command.getValue(FILES) instanceof JsonArray)) {
       Failures.reply(msg, new HoistException(ErrorCode.BAD_REQUEST, "operation_id, model_key and files are required"));
       return;
     }
     msg.reply(new JsonObject().put(ACCEPTED, true));
+    LoadJob previous = active.remove(opId);
+    if (previous != null) { // a new attempt of the same operation supersedes the old one
+      previous.cancel();
+    }
     StageReporter reporter = new StageReporter(vertx, opId, command.getInteger(ATTEMPT, 1), "loading", settings.progressIntervalMs());
-    new LoadJob(this, reporter, command, pager).run().onComplete(ar -> {
+    LoadJob job = new LoadJob(this, reporter, command, pager);
+    active.put(opId, job);
+    job.run().onComplete(ar -> {
+      active.remove(opId, job);
+      if (job.isCancelled()) {
+        log.info("Load for operation {} cancelled", opId);
+        return; // the canceller was told; no report follows a cancel
+      }
       if (ar.succeeded()) {
         reporter.completed(ar.result(), new JsonObject());
       } else {
@@ -69,10 +94,86 @@ public class LoadVerticle extends VerticleBase {
     });
   }
 
+  /** {@code {operation_id}} → {@code {cancelled}} once the job has stopped (paging, or the native service). */
+  private void cancel(Message<JsonObject> msg) {
+    String opId = stringField(msg.body(), OPERATION_ID);
+    LoadJob job = opId == null ? null : active.get(opId);
+    if (job == null) {
+      msg.reply(new JsonObject().put(CANCELLED, false));
+      return;
+    }
+    log.info("Cancelling the load of operation {}", opId);
+    job.cancel().onComplete(ar -> msg.reply(new JsonObject().put(CANCELLED, true)));
+  }
+
+  /** {@code {repo}} → {@code {unloaded, bytes_released}}; 404 {@code model_not_loaded} when none is resident. */
+  private void unload(Message<JsonObject> msg) {
+    Object repo = msg.body() == null ? null : msg.body().getValue(REPO);
+    if (!(repo instanceof String) || ((String) repo).isBlank()) {
+      Failures.reply(msg, new HoistException(ErrorCode.BAD_REQUEST, "repo is required"));
+      return;
+    }
+    List<ResidentModel> models = resident.values().stream().filter(m -> m.repo.equals(repo)).toList();
+    if (models.isEmpty()) {
+      Failures.reply(msg, new HoistException(ErrorCode.MODEL_NOT_LOADED, "no model of " + repo + " is loaded"));
+      return;
+    }
+    JsonArray keys = new JsonArray();
+    List<Future<Long>> releases = new ArrayList<>();
+    for (ResidentModel m : models) {
+      keys.add(m.key);
+      releases.add(drop(m));
+    }
+    Future.join(releases).onComplete(ar -> {
+      long bytes = releases.stream().filter(Future::succeeded).mapToLong(Future::result).sum();
+      msg.reply(new JsonObject().put(UNLOADED, keys).put(BYTES_RELEASED, bytes));
+    });
+  }
+
+  /**
+   * Forgets a resident model at once (no new load or reader finds it), then releases its memory on
+   * a worker: unmapping, or stopping the native service's processes. Completes with the bytes released.
+   */
+  private Future<Long> drop(ResidentModel m) {
+    resident.remove(m.key);
+    LoadedModels.map(vertx).remove(m.key);
+    boolean atOnce = m.unmapsAtOnce();
+    Future<Long> released = vertx.executeBlocking(m::release, false);
+    if (m.isNative()) {
+      released = released.compose(bytes -> m.nativeService.stop(settings.nativeKillGraceMs()).map(bytes));
+    }
+    return released.onSuccess(bytes -> log.info("Model {} unloaded: {} bytes released{}", m.key, bytes,
+        m.isNative() ? " (native service pid " + m.nativeService.pid() + " stopped)"
+            : atOnce ? " (unmapped)" : " (unmapped once the tensor views handed out are garbage collected)"));
+  }
+
+  /**
+   * The resident models. A native service's footprint is in another process: its resident set
+   * (VmRSS of its process tree, read from procfs on a worker) is added as {@code native.rss_bytes}.
+   */
   private void listResident(Message<JsonObject> msg) {
-    JsonArray models = new JsonArray();
-    resident.values().forEach(m -> models.add(m.toJson()));
-    msg.reply(new JsonObject().put(MODELS, models));
+    List<ResidentModel> models = new ArrayList<>(resident.values());
+    List<NativeService> services = models.stream().filter(ResidentModel::isNative).map(m -> m.nativeService).toList();
+    Future<List<Long>> rss = services.isEmpty() ? Future.succeededFuture(List.of())
+        : vertx.executeBlocking(() -> services.stream().map(NativeService::residentBytes).toList(), false);
+    rss.onComplete(ar -> {
+      JsonArray out = new JsonArray();
+      int i = 0;
+      for (ResidentModel m : models) {
+        JsonObject json = m.toJson();
+        if (m.isNative() && ar.succeeded()) {
+          long bytes = ar.result().get(i++);
+          json.getJsonObject(NATIVE).put("rss_bytes", bytes < 0 ? null : bytes);
+        }
+        out.add(json);
+      }
+      msg.reply(new JsonObject().put(MODELS, out));
+    });
+  }
+
+  private static String stringField(JsonObject body, String name) {
+    Object value = body == null ? null : body.getValue(name);
+    return value instanceof String ? (String) value : null;
   }
 
   ResidentModel resident(String key) {
@@ -81,16 +182,54 @@ public class LoadVerticle extends VerticleBase {
 
   void register(ResidentModel model) {
     resident.put(model.key, model);
-    log.info("Model {} resident: {} bytes", model.key, model.bytes);
+    LoadedModels.map(vertx).put(model.key, new LoadedModel(model));
+    log.info("Model {} resident: {} bytes{}", model.key, model.bytes,
+        model.isNative() ? " in native service pid " + model.nativeService.pid() : "");
+    if (model.isNative()) {
+      // A service that dies later is no longer a loaded model.
+      model.nativeService.exited().onSuccess(code -> {
+        if (resident.get(model.key) == model) {
+          log.warn("Native service of {} (pid {}) exited with code {}; the model is no longer loaded",
+              model.key, model.nativeService.pid(), code);
+          drop(model); // also stops its children, if any are left
+        }
+      });
+    }
+  }
+
+  /** Bytes held by resident models and by the other running jobs: what counts against the memory limit. */
+  long bytesHeld(LoadJob except) {
+    long held = resident.values().stream().mapToLong(m -> m.bytes).sum();
+    for (LoadJob job : active.values()) {
+      if (job != except && resident.get(job.key()) == null) {
+        held += job.reservedBytes();
+      }
+    }
+    return held;
   }
 
   HoistConfig settings() {
     return settings;
   }
 
+  Vertx vertx() {
+    return vertx;
+  }
+
+  HttpClient http() {
+    return http;
+  }
+
   @Override
   public Future<?> stop() {
-    resident.clear();
-    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList()).compose(v -> pager.close());
+    List<Future<?>> stops = new ArrayList<>();
+    new ArrayList<>(active.values()).forEach(job -> stops.add(job.cancel()));
+    for (ResidentModel m : new ArrayList<>(resident.values())) {
+      stops.add(drop(m));
+    }
+    return Future.join(stops)
+        .transform(ar -> Future.all(consumers.stream().map(MessageConsumer::unregister).toList()))
+        .compose(v -> http.close())
+        .compose(v -> pager.close());
   }
 }

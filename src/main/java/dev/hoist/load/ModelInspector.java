@@ -31,18 +31,28 @@ final class ModelInspector {
   private static final long MAX_CONFIG_BYTES = 4 << 20;
   static final String INDEX_FILE = "model.safetensors.index.json";
 
-  /** A byte range of a file to bring into memory. */
+  /** A byte range of a file to bring into memory: the file's tensor data, which runs to its end. */
   static final class Region {
     final Path file;
     final String name;
     final long offset;
     final long length;
+    /** The tensors of this file, by offset; mappings are cut at their boundaries. */
+    final List<TensorInfo> tensors;
 
-    Region(Path file, String name, long offset, long length) {
+    Region(Path file, String name, long offset, long length, List<TensorInfo> tensors) {
       this.file = file;
       this.name = name;
       this.offset = offset;
       this.length = length;
+      List<TensorInfo> sorted = new ArrayList<>(tensors);
+      sorted.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
+      this.tensors = List.copyOf(sorted);
+    }
+
+    /** The whole file's size: header and data (what a native service reads). */
+    long fileSize() {
+      return offset + length;
     }
   }
 
@@ -62,6 +72,11 @@ final class ModelInspector {
 
     long bytes() {
       return regions.stream().mapToLong(r -> r.length).sum();
+    }
+
+    /** Bytes of the weight files, headers included. */
+    long fileBytes() {
+      return regions.stream().mapToLong(Region::fileSize).sum();
     }
 
     JsonObject summary(long bytesResident) {
@@ -107,7 +122,7 @@ final class ModelInspector {
         SafetensorsFile st = read(name, () -> SafetensorsFile.read(byName.get(name)));
         add(plan, st.tensors(), st.dtypes(), st.parameterCount());
         st.tensors().forEach(t -> tensorToShard.put(t.name(), name));
-        plan.regions.add(new Region(byName.get(name), name, st.dataStart(), st.fileLength() - st.dataStart()));
+        plan.regions.add(new Region(byName.get(name), name, st.dataStart(), st.fileLength() - st.dataStart(), st.tensors()));
       }
       if (byName.containsKey(INDEX_FILE)) {
         checkIndex(byName.get(INDEX_FILE), tensorToShard, new HashSet<>(safetensors));
@@ -122,7 +137,7 @@ final class ModelInspector {
       add(plan, gguf.tensors(), gguf.dtypes(), gguf.parameterCount());
       plan.architecture = gguf.architecture();
       plan.contextLength = gguf.contextLength();
-      plan.regions.add(new Region(byName.get(name), name, gguf.dataStart(), gguf.fileLength() - gguf.dataStart()));
+      plan.regions.add(new Region(byName.get(name), name, gguf.dataStart(), gguf.fileLength() - gguf.dataStart(), gguf.tensors()));
     } else {
       throw new HoistException(ErrorCode.NO_MODEL_FILES, ggufs.isEmpty()
           ? "the download holds no *.safetensors or *.gguf file to load"
