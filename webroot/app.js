@@ -1,7 +1,8 @@
 // Hoist dashboard: wires the live store, the picker, the list and the progress modal together.
 // Modules (no framework, no build): js/api.js REST client · js/live.js WebSocket + polling store ·
 // js/format.js pure helpers · js/modal.js progress modal · js/chart.js throughput chart ·
-// js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js.
+// js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js ·
+// js/history.js + js/timeline.js history and statistics · js/views.js the Live / History tabs.
 
 import { api, wsUrl, ApiError } from './js/api.js';
 import { Capabilities, classifyAnswer } from './js/capabilities.js';
@@ -10,6 +11,8 @@ import { ProgressModal } from './js/modal.js';
 import { OperationsList } from './js/operations.js';
 import { ModelPicker } from './js/picker.js';
 import { setupNotifications } from './js/notify.js';
+import { HistoryView } from './js/history.js';
+import { setupViews } from './js/views.js';
 import { byId, hydrateIcons, setText, setAttr, announce } from './js/dom.js';
 import { statusInfo, clampPercent } from './js/format.js';
 
@@ -91,6 +94,9 @@ const picker = new ModelPicker({
 });
 
 setupNotifications({ store, onActivate: (id) => modal.open(id, null) });
+
+const historyView = new HistoryView({ api, store });
+setupViews({ onShow: (view) => historyView.show(view === 'history') });
 
 // ---------------------------------------------------------------- connection indicator
 

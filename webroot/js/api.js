@@ -81,6 +81,16 @@ export const api = {
   cancel: (id) => request('POST', `/api/llm/progress/${enc(id)}/cancel`, {}),
   retry: (id) => request('POST', `/api/llm/progress/${enc(id)}/retry`, {}),
   unload: (name) => request('POST', `/api/llm/models/${enc(name)}/unload`, {}),
+  // Read from the server's database: finished operations stay here after they leave the live list.
+  history: ({ model, status, limit } = {}) => {
+    const q = new URLSearchParams();
+    if (model) q.set('model', model);
+    if (status) q.set('status', status);
+    if (limit) q.set('limit', String(limit));
+    const qs = q.toString();
+    return request('GET', `/api/llm/history${qs ? `?${qs}` : ''}`);
+  },
+  stats: () => request('GET', '/api/llm/stats'),
 };
 
 export function wsUrl(loc = window.location) {

@@ -110,6 +110,41 @@ export function isFinished(op) {
   return statusInfo(op).finished;
 }
 
+/** The place of a queued operation: "#2 in the queue" (1 is next), or "" when not queued. */
+export function queueText(op) {
+  if (!op || op.status !== 'queued' || !isNum(op.queue_position) || op.queue_position < 1) return '';
+  return op.queue_position === 1 ? 'next in the queue' : `#${Math.round(op.queue_position)} in the queue`;
+}
+
+/** The label of a status pill: the status, with the queue position of a queued operation. */
+export function statusLabel(op) {
+  const info = statusInfo(op);
+  const pos = op && op.status === 'queued' && isNum(op.queue_position) && op.queue_position >= 1 ? op.queue_position : null;
+  return pos ? `${info.label} #${Math.round(pos)}` : info.label;
+}
+
+/** "attempt 2" for a retried operation; "" for the first run. */
+export function attemptText(op) {
+  return op && isNum(op.attempt) && op.attempt > 1 ? `attempt ${Math.round(op.attempt)}` : '';
+}
+
+/** Seconds with a decimal below ten ("0.4 s", "8.9 s"), else like formatDuration. */
+export function formatSeconds(seconds) {
+  if (!isNum(seconds) || seconds < 0) return '—';
+  if (seconds < 9.95) return `${seconds < 0.05 && seconds > 0 ? '<0.1' : seconds.toFixed(1).replace(/\.0$/, '')} s`;
+  return formatDuration(seconds);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** An ISO time → local "28 Nov 15:30", or "" when unparsable. */
+export function formatDateTime(iso) {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '';
+  const d = new Date(t);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${formatClock(iso).slice(0, 5)}`;
+}
+
 export const STAGES = [
   { name: 'initializing', label: 'Initializing', icon: 'power' },
   { name: 'downloading', label: 'Downloading', icon: 'download' },

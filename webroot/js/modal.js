@@ -4,7 +4,8 @@
 import { byId, h, setText, setAttr, icon, focusables, announce, setBusy } from './dom.js';
 import {
   statusInfo, stageStates, clampPercent, formatBytes, formatRate, formatDuration, formatCount,
-  formatInteger, formatDtypes, repoLabel, isNum, safeFileName, errorHint, STAGES,
+  formatInteger, formatDtypes, repoLabel, isNum, safeFileName, errorHint, STAGES, statusLabel, queueText,
+  attemptText,
 } from './format.js';
 import { ThroughputChart } from './chart.js';
 import { Terminal } from './terminal.js';
@@ -32,7 +33,7 @@ export class ProgressModal {
       'stat-speed', 'stat-eta', 'stat-elapsed', 'modal-chart', 'modal-files', 'files-count', 'files-body',
       'modal-summary', 'sum-arch', 'sum-params', 'sum-tensors', 'sum-dtypes', 'sum-resident', 'sum-context',
       'modal-error', 'error-title', 'error-message', 'error-code', 'error-hint', 'modal-action-error',
-      'btn-done', 'btn-close', 'btn-retry', 'btn-cancel'];
+      'btn-done', 'btn-close', 'btn-retry', 'btn-cancel', 'modal-attempt', 'modal-queued', 'modal-chart-panel', 'modal-transport'];
     this.el = Object.fromEntries(ids.map((id) => [id, byId(id)]));
     this.fill = this.el['modal-progressbar'].querySelector('.progress-fill');
     this.verb = this.el['modal-title'].querySelector('.modal-verb');
@@ -82,6 +83,10 @@ export class ProgressModal {
       this.schedule();
     });
     caps.addEventListener('change', () => this.schedule());
+    // Without the WebSocket the page polls: said quietly in the footer, as the header says it too.
+    const transport = () => setAttr(this.el['modal-transport'], 'hidden', store.mode !== 'polling');
+    store.addEventListener('mode', transport);
+    transport();
   }
 
   get isOpen() {
@@ -207,9 +212,21 @@ export class ProgressModal {
       setAttr(el, 'data-status', info.status);
       setAttr(el, 'data-stalled', info.stalled ? 'true' : null);
     }
-    setText(e['modal-status'], info.label);
+    setText(e['modal-status'], statusLabel(op));
+    const attempt = attemptText(op);
+    setText(e['modal-attempt'], attempt);
+    setAttr(e['modal-attempt'], 'hidden', !attempt);
+    const queued = queueText(op);
+    setAttr(e['modal-queued'], 'hidden', info.status !== 'queued');
+    if (info.status === 'queued') {
+      setText(e['modal-queued'], queued
+        ? `Waiting for a free slot: ${queued}. It starts by itself when a running load finishes.`
+        : 'Waiting for a free slot. It starts by itself when a running load finishes.');
+    }
     setAttr(e['modal-progressbar'], 'data-moving', info.moving ? 'true' : null);
     setText(e['modal-message'], op.message || info.label);
+    // While queued the notice below says it in full.
+    setAttr(e['modal-message'], 'hidden', info.status === 'queued');
 
     this.fill.style.width = `${p}%`;
     setAttr(e['modal-progressbar'], 'aria-valuenow', p);
@@ -217,6 +234,10 @@ export class ProgressModal {
     setAttr(e['modal-progressbar'], 'aria-label', `Progress of ${op.model_name || 'the load'}`);
     setText(e['modal-percent'], `${p}%`);
     setAttr(e['modal-stalled'], 'hidden', !info.stalled);
+    if (info.stalled) {
+      const secs = op.stage && isNum(op.stage.stalled_seconds) ? op.stage.stalled_seconds : null;
+      setText(e['modal-stalled'], `No data ${secs ? `for ${formatDuration(secs)}` : 'for a while'}: the transfer looks stalled. Hoist keeps trying.`);
+    }
 
     this.renderStages(op);
     this.renderTimes(op, info);
@@ -246,13 +267,17 @@ export class ProgressModal {
     setAttr(e['modal-progressbar'], 'data-status', 'initializing');
     setAttr(e['modal-progressbar'], 'data-moving', 'true');
     setText(e['modal-message'], 'Waiting for the first report from the server…');
+    setAttr(e['modal-message'], 'hidden', null);
+    setAttr(e['modal-chart-panel'], 'hidden', null);
     this.fill.style.width = '0%';
     setAttr(e['modal-progressbar'], 'aria-valuenow', 0);
     setText(e['modal-percent'], '0%');
     this.renderStages({ status: 'queued' });
     for (const id of ['stat-bytes', 'stat-speed', 'stat-eta', 'stat-elapsed']) setText(e[id], '—');
     this.chart.update([], { active: true });
-    for (const id of ['modal-files', 'modal-summary', 'modal-error', 'modal-stalled']) setAttr(e[id], 'hidden', true);
+    for (const id of ['modal-files', 'modal-summary', 'modal-error', 'modal-stalled', 'modal-attempt', 'modal-queued']) {
+      setAttr(e[id], 'hidden', true);
+    }
     this.terminal.setLines([]);
     this.renderButtons({ status: 'initializing', finished: false });
   }
@@ -304,6 +329,9 @@ export class ProgressModal {
   renderChart(op) {
     const samples = this.lastExtra ? this.lastExtra.samples : [];
     const active = SAMPLED.has(op.status) && !this.removed;
+    // Nothing to draw and nothing coming (queued, before the download, or finished before this page
+    // saw it move): no empty chart.
+    setAttr(this.el['modal-chart-panel'], 'hidden', !samples.length && !active);
     const summary = this.chart.update(samples, { active });
     setAttr(this.el['modal-chart'], 'aria-label', summary);
   }

@@ -4,6 +4,7 @@
 import { byId, h, setText, setAttr, icon, setBusy } from './dom.js';
 import {
   statusInfo, clampPercent, formatBytes, formatRate, formatDuration, formatClock, repoLabel, isNum,
+  statusLabel, queueText, attemptText,
 } from './format.js';
 
 export class OperationsList {
@@ -32,8 +33,10 @@ export class OperationsList {
   render() {
     const ops = this.store.list();
     this.empty.hidden = ops.length > 0;
-    const active = ops.filter((op) => !statusInfo(op).finished).length;
-    setText(this.count, ops.length ? `${ops.length} total${active ? `, ${active} running` : ''}` : '');
+    const queued = ops.filter((op) => op.status === 'queued').length;
+    const running = ops.filter((op) => !statusInfo(op).finished).length - queued;
+    setText(this.count, ops.length
+      ? `${ops.length} total${running ? `, ${running} running` : ''}${queued ? `, ${queued} queued` : ''}` : '');
 
     const keep = new Set(ops.map((op) => op.operation_id));
     for (const [id, row] of this.rows) {
@@ -55,7 +58,8 @@ export class OperationsList {
     const r = {};
     r.name = h('span', { class: 'op-name' });
     r.open = h('button', { type: 'button', class: 'op-open' }, r.name, h('span', { class: 'visually-hidden', text: ', show details' }));
-    r.pill = h('span', { class: 'pill' });
+    r.pill = h('span', { class: 'pill', 'data-testid': 'operation-status' });
+    r.attempt = h('span', { class: 'badge badge-attempt', 'data-testid': 'operation-attempt', hidden: true });
     r.repo = h('p', { class: 'op-repo mono' });
     r.fill = h('span', { class: 'progress-fill' });
     r.bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 }, r.fill);
@@ -63,14 +67,15 @@ export class OperationsList {
     r.bytes = h('span', { class: 'op-bytes' });
     r.speed = h('span', { class: 'op-speed' });
     r.eta = h('span', { class: 'op-eta' });
+    r.queue = h('span', { class: 'op-queue', 'data-testid': 'operation-queue' });
     r.time = h('time', { class: 'op-time' });
     r.message = h('p', { class: 'op-message' });
     r.remove = h('button', { type: 'button', class: 'btn-icon op-remove' }, icon('trash'));
     r.li = h('li', { class: 'op', 'data-operation-id': id, 'data-testid': 'operation' },
-      h('div', { class: 'op-top' }, r.open, r.pill, r.remove),
+      h('div', { class: 'op-top' }, r.open, r.pill, r.attempt, r.remove),
       r.repo,
       h('div', { class: 'op-progress' }, r.bar, r.pct),
-      h('p', { class: 'op-meta' }, r.bytes, r.speed, r.eta, r.time),
+      h('p', { class: 'op-meta' }, r.queue, r.bytes, r.speed, r.eta, r.time),
       r.message);
     r.open.addEventListener('click', () => this.handlers.open(id, r.open));
     r.remove.addEventListener('click', () => this.remove(id, r));
@@ -83,7 +88,11 @@ export class OperationsList {
     const name = op.model_name || op.repo || 'model';
     const stage = op.stage || {};
     setText(r.name, name);
-    setText(r.pill, info.label);
+    setText(r.pill, statusLabel(op));
+    const attempt = attemptText(op);
+    setText(r.attempt, attempt);
+    r.attempt.hidden = !attempt;
+    setText(r.queue, queueText(op));
     for (const el of [r.li, r.pill, r.bar]) {
       setAttr(el, 'data-status', info.status);
       setAttr(el, 'data-stalled', info.stalled ? 'true' : null);
@@ -96,7 +105,7 @@ export class OperationsList {
     setAttr(r.bar, 'aria-label', `Progress of ${name}`);
     setText(r.pct, `${p}%`);
 
-    const hasBytes = isNum(stage.bytes_done);
+    const hasBytes = isNum(stage.bytes_done) && op.status !== 'queued';
     setText(r.bytes, hasBytes
       ? (isNum(stage.bytes_total) && stage.bytes_total > 0
         ? `${formatBytes(stage.bytes_done)} / ${formatBytes(stage.bytes_total)}` : formatBytes(stage.bytes_done))

@@ -50,6 +50,8 @@ export class Terminal {
     if (open) {
       this.follow = true;
       this.scrollToEnd();
+      // Opened by the user: bring it into view (it sits at the bottom of a scrolling modal).
+      if (remember && typeof panel.scrollIntoView === 'function') panel.scrollIntoView({ block: 'nearest' });
     }
   }
 

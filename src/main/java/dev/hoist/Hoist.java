@@ -1,5 +1,6 @@
 package dev.hoist;
 
+import dev.hoist.cli.HoistCli;
 import dev.hoist.download.DownloadVerticle;
 import dev.hoist.gateway.GatewayVerticle;
 import dev.hoist.load.LoadVerticle;
@@ -30,6 +31,9 @@ import org.slf4j.LoggerFactory;
  * Hoist's entry point: reads the configuration, deploys the four verticles, and serves.
  *
  * <pre>java -jar hoist.jar [-conf FILE]</pre>
+ *
+ * With a command as the first argument ({@code load}, {@code ls}, {@code watch} …) it is the
+ * command-line client instead ({@link HoistCli}, docs/cli.md).
  *
  * {@link #deploy(Vertx, JsonObject)} does the same inside an existing Vert.x instance.
  */
@@ -70,6 +74,10 @@ public final class Hoist {
   }
 
   public static void main(String[] args) {
+    // "hoist load demo-tiny", "hoist ls", ...: the command-line client, not the server.
+    if (args.length > 0 && HoistCli.isCommand(args[0])) {
+      System.exit(HoistCli.run(args));
+    }
     String confFile = configFileFrom(args);
     Vertx vertx = newVertx();
     loadConfig(vertx, confFile)
