@@ -7,26 +7,29 @@ import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
- * Writes a response body to a blob's {@code .incomplete} file and hashes it on the way, on a worker
- * thread: the event loop only queues buffers. Buffers that arrive while a write is under way are
- * written together in the next one, so the number of thread hops falls as the rate rises. The queue
- * is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to resume.
+ * Writes one response body into a partial blob file from a given position, on a worker thread: the
+ * event loop only queues buffers. Buffers that arrive while a write is under way are written together
+ * in the next one, so the number of thread hops falls as the rate rises. Every write is handed to the
+ * file's {@link PrefixHasher}, which hashes it from memory when it continues the hashed prefix. The
+ * queue is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to resume.
+ * Several sinks (one per connection) may write disjoint ranges of the same file at once.
  */
 final class BlobSink {
 
-  private static final long HIGH_WATER = 8L << 20;
-  private static final long LOW_WATER = 2L << 20;
+  private static final long HIGH_WATER = 4L << 20;
+  private static final long LOW_WATER = 1L << 20;
 
   private final Vertx vertx;
   private final FileChannel channel;
-  private final MessageDigest digest;
+  private final PrefixHasher hasher;
   private final LongConsumer onWritten;
+  /** Where the next byte goes; touched only by the (one at a time) write task. */
+  private long position;
   private List<Buffer> pending = new ArrayList<>();
   private long queued;
   private boolean writing;
@@ -34,15 +37,16 @@ final class BlobSink {
   private Runnable drainHandler;
   private Promise<Void> flushed;
 
-  BlobSink(Vertx vertx, FileChannel channel, MessageDigest digest, LongConsumer onWritten) {
+  BlobSink(Vertx vertx, FileChannel channel, long position, PrefixHasher hasher, LongConsumer onWritten) {
     this.vertx = vertx;
     this.channel = channel;
-    this.digest = digest;
+    this.position = position;
+    this.hasher = hasher;
     this.onWritten = onWritten;
   }
 
   void write(Buffer buffer) {
-    if (failure != null) {
+    if (failure != null || flushed != null) {
       return;
     }
     pending.add(buffer);
@@ -58,7 +62,7 @@ final class BlobSink {
     this.drainHandler = handler;
   }
 
-  /** Completes once everything queued is on disk (or fails with the first write error). */
+  /** Completes once everything queued is on disk (or fails with the first write error); accepts no more. */
   Future<Void> flush() {
     if (flushed == null) {
       flushed = Promise.promise();
@@ -88,6 +92,7 @@ final class BlobSink {
       writing = false;
       if (ar.failed()) {
         failure = ar.cause();
+        pending.clear();
       } else {
         queued -= ar.result();
         onWritten.accept(ar.result());
@@ -105,10 +110,13 @@ final class BlobSink {
     long total = 0;
     for (Buffer b : batch) {
       ByteBuffer bytes = ByteBuffer.wrap(b.getBytes());
-      digest.update(bytes.duplicate());
+      ByteBuffer toHash = bytes.duplicate();
+      long at = position;
       while (bytes.hasRemaining()) {
-        total += channel.write(bytes);
+        position += channel.write(bytes, position);
       }
+      hasher.written(at, toHash);
+      total += toHash.remaining();
     }
     return total;
   }

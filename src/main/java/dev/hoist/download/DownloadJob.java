@@ -9,44 +9,32 @@ import dev.hoist.contract.StageReporter;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientResponse;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.net.URI;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
- * Downloads one model for one operation: pins the revision's commit, lists and selects the files,
- * then fetches each into the cache — resuming from its {@code .incomplete} file, hashing while it
- * streams, retrying transient failures — and links it into the snapshot. Runs on the download
- * verticle's event loop; file work happens on workers.
+ * Downloads one model for one operation: pins the revision's commit, lists the files and selects
+ * them (with the request's options), reports the manifest before any byte moves, then fetches up to
+ * HOIST_DOWNLOAD_PARALLEL_FILES files at once — each through the {@link BlobTransfer} of its blob,
+ * shared with any other operation needing it — and links each into the snapshot. Progress is one
+ * figure over all files; a stalled file shows as {@code stalled}. Runs on the download verticle's
+ * event loop; file work happens on workers.
  */
 final class DownloadJob {
 
-  private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
-  private static final int MAX_REDIRECTS = 5;
   /** Disk space kept free beyond what a download needs. */
   private static final long DISK_MARGIN = 64L << 20;
 
@@ -54,34 +42,47 @@ final class DownloadJob {
   private final Vertx vertx;
   private final HubCache cache;
   private final StageReporter reporter;
+  private final Redactor redactor;
   private final String repo;
   private final String revision;
   private final String hub;
+  private final DownloadOptions options;
+  private final Throttle throttle;
 
   private String commit;
-  private List<RemoteFile> files;
+  private List<RemoteFile> files = List.of();
   private long bytesTotal;
   private long bytesDone;
   private int filesDone;
-  private String currentFile;
   private final Map<String, Long> fileDone = new LinkedHashMap<>();
   private final Set<String> changedFiles = new HashSet<>();
-  private final Set<String> hashRetried = new HashSet<>();
+  private final Set<String> inFlight = new LinkedHashSet<>();
+  private final Map<String, Long> stalled = new LinkedHashMap<>();
+  private final Map<BlobTransfer, List<BlobTransfer.Subscriber>> following = new HashMap<>();
+  private String lastFile;
+  /** Set once the job is over (failed or cancelled): nothing more is reported. */
+  private HoistException stopped;
+  /** Stopped from outside (cancel, superseded, shutdown): not even a failure is reported. */
+  private boolean cancelled;
+  private Promise<Void> allFiles;
 
-  DownloadJob(DownloadVerticle owner, StageReporter reporter, String repo, String revision, String hub) {
+  DownloadJob(DownloadVerticle owner, StageReporter reporter, String repo, String revision, String hub, DownloadOptions options) {
     this.owner = owner;
     this.vertx = owner.vertx();
     this.cache = owner.cache();
     this.reporter = reporter;
+    this.redactor = owner.redactor();
     this.repo = repo;
     this.revision = revision;
     this.hub = hub;
+    this.options = options;
+    this.throttle = new Throttle(options.maxBytesPerSecond);
   }
 
   /** Runs to the end; the result is what the load stage needs. */
   Future<JsonObject> run() {
     reporter.stage(OperationStatus.INITIALIZING.wireName());
-    reporter.progress(new JsonObject()
+    report(new JsonObject()
         .put(MESSAGE, "Resolving " + repo + "@" + revision)
         .put(LOG, "Resolving " + repo + "@" + revision + " on hub '" + hub + "' (" + owner.hubs().endpoint(hub) + ")"));
     return retrying("resolve " + repo + "@" + revision, () -> owner.hubs().resolveCommit(hub, repo, revision))
@@ -90,17 +91,13 @@ final class DownloadJob {
           return retrying("list the files of " + repo, () -> owner.hubs().listFiles(hub, repo, sha));
         })
         .compose(all -> {
-          files = FileSelection.select(all, repo);
+          files = FileSelection.select(all, repo, options);
           return vertx.executeBlocking(this::plan);
         })
         .compose(needed -> {
           reportManifest(needed);
           reporter.stage(OperationStatus.DOWNLOADING.wireName());
-          Future<Void> chain = Future.succeededFuture();
-          for (RemoteFile f : files) {
-            chain = chain.compose(v -> fetch(f));
-          }
-          return chain;
+          return fetchAll();
         })
         .compose(v -> vertx.executeBlocking(() -> {
           cache.writeRef(repo, revision, commit);
@@ -113,25 +110,47 @@ final class DownloadJob {
                 .put(LOCAL_PATH, snapshot.resolve(f.path).toString()));
           }
           return new JsonObject().put(COMMIT, commit).put(SNAPSHOT_DIR, snapshot.toString()).put(FILES, out);
+        })
+        .andThen(ar -> {
+          if (ar.failed()) {
+            stop(ar.cause() instanceof HoistException ? (HoistException) ar.cause() : localIo(ar.cause()));
+          }
         });
   }
 
   JsonObject finalFields() {
-    return progressFields().put(MESSAGE, "Downloaded " + files.size() + " files")
-        .put(LOG, "Downloaded " + files.size() + " files (" + human(bytesTotal) + ") into " + cache.snapshotDir(repo, commit));
+    return scrub(progressFields().put(MESSAGE, "Downloaded " + files.size() + " files")
+        .put(LOG, "Downloaded " + files.size() + " files (" + human(bytesTotal) + ") into " + cache.snapshotDir(repo, commit)));
+  }
+
+  /** Stops for good, without another report (the registry has moved on): leaves the transfers it followed. */
+  void cancel(HoistException why) {
+    cancelled = true;
+    stop(why);
+    if (allFiles != null) {
+      allFiles.tryFail(why);
+    }
+  }
+
+  boolean isCancelled() {
+    return cancelled;
+  }
+
+  private void stop(HoistException why) {
+    if (stopped != null) {
+      return;
+    }
+    stopped = why;
+    Map<BlobTransfer, List<BlobTransfer.Subscriber>> followed = new HashMap<>(following);
+    following.clear();
+    followed.forEach((transfer, subs) -> new ArrayList<>(subs).forEach(transfer::unsubscribe));
   }
 
   /** On a worker: what is already on disk, and whether the volume has room for the rest. */
-  private long plan() throws IOException {
+  private long plan() throws java.io.IOException {
     long needed = 0;
     for (RemoteFile f : files) {
-      long have;
-      if (cache.hasBlob(repo, f)) {
-        have = f.size;
-      } else {
-        Path part = cache.incomplete(repo, f.etag());
-        have = Files.isRegularFile(part) ? Math.min(Files.size(part), f.size) : 0;
-      }
+      long have = cache.hasBlob(repo, f) ? f.size : Math.min(f.size, PartialBlob.bytesOnDisk(cache, repo, f));
       fileDone.put(f.path, have);
       bytesTotal += f.size;
       needed += f.size - have;
@@ -152,17 +171,165 @@ final class DownloadJob {
       manifest.add(new JsonObject().put(PATH, f.path).put(SIZE, f.size).put(BYTES_DONE, fileDone.get(f.path))
           .put(SHA256, f.lfsSha256));
     }
-    bytesDone = fileDone.values().stream().mapToLong(Long::longValue).sum();
+    recount();
     String line = "Revision " + revision + " is commit " + commit + ": " + files.size() + " files, " + human(bytesTotal)
         + (needed < bytesTotal ? " (" + human(bytesTotal - needed) + " already on disk)" : "");
-    reporter.progress(new JsonObject()
+    report(new JsonObject()
         .put(COMMIT, commit)
         .put(FILES, manifest)
         .put(FILES_TOTAL, files.size())
         .put(FILES_DONE, 0)
+        .put(BYTES_DONE, bytesDone)
+        .put(BYTES_TOTAL, bytesTotal)
         .put(PROGRESS, 1.0)
         .put(MESSAGE, "Manifest: " + files.size() + " files, " + human(bytesTotal))
         .put(LOG, line));
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /** Every file, up to HOIST_DOWNLOAD_PARALLEL_FILES at once; the first failure ends the job. */
+  private Future<Void> fetchAll() {
+    allFiles = Promise.promise();
+    Deque<RemoteFile> queue = new ArrayDeque<>(files);
+    int parallel = owner.settings().downloadParallelFiles();
+    int[] running = {0};
+    Runnable[] launch = new Runnable[1];
+    launch[0] = () -> {
+      while (stopped == null && running[0] < parallel && !queue.isEmpty()) {
+        RemoteFile f = queue.poll();
+        running[0]++;
+        fetch(f).onComplete(ar -> {
+          running[0]--;
+          if (ar.failed()) {
+            allFiles.tryFail(ar.cause());
+          } else if (queue.isEmpty() && running[0] == 0) {
+            allFiles.tryComplete();
+          } else {
+            launch[0].run();
+          }
+        });
+      }
+    };
+    if (queue.isEmpty()) {
+      allFiles.tryComplete();
+    } else {
+      launch[0].run();
+    }
+    return allFiles.future();
+  }
+
+  private Future<Void> fetch(RemoteFile f) {
+    return vertx.executeBlocking(() -> cache.hasBlob(repo, f)).compose(present -> {
+      if (present) {
+        return vertx.executeBlocking(() -> cache.link(repo, commit, f)).map(link -> {
+          fileMoved(f.path, f.size);
+          filesDone++;
+          lastFile = f.path;
+          report(progressFields().put(MESSAGE, f.path + " is already in the cache")
+              .put(LOG, f.path + " (" + human(f.size) + ") is already in the cache, verified when it was stored; not fetching it again"));
+          return null;
+        });
+      }
+      return follow(f).compose(v -> vertx.executeBlocking(() -> cache.link(repo, commit, f))).map(link -> {
+        inFlight.remove(f.path);
+        stalled.remove(f.path);
+        fileMoved(f.path, f.size);
+        filesDone++;
+        lastFile = f.path;
+        report(progressFields().put(LOG, f.path + " verified (" + (f.isLfs() ? "sha256 " : "git sha1 ")
+            + f.etag().substring(0, 12) + "…, " + human(f.size) + ")"));
+        return null;
+      });
+    });
+  }
+
+  /** Follows the blob's transfer (shared with other operations); completes when the blob is in the cache. */
+  private Future<Void> follow(RemoteFile f) {
+    if (stopped != null) {
+      return Future.failedFuture(stopped);
+    }
+    inFlight.add(f.path);
+    BlobTransfer.Subscriber me = new BlobTransfer.Subscriber(new BlobTransfer.Listener() {
+      @Override
+      public void bytes(long done) {
+        fileMoved(f.path, done);
+      }
+
+      @Override
+      public void stalled(long seconds) {
+        fileStalled(f.path, seconds);
+      }
+
+      @Override
+      public void log(String level, String line) {
+        if (stopped == null) {
+          reporter.log(level, redactor.scrub(line));
+        }
+      }
+    }, throttle);
+    report(progressFields().put(MESSAGE, downloadingMessage(f.path)).put(LOG, "Downloading " + f.path + " (" + human(f.size) + ")"));
+    boolean[] shared = {false};
+    BlobTransfer transfer = owner.transfers().follow(repo, hub, owner.files().url(hub, repo, commit, f), f, me, shared);
+    boolean ours = following.containsKey(transfer);
+    following.computeIfAbsent(transfer, t -> new ArrayList<>()).add(me);
+    if (shared[0]) {
+      reporter.info(f.path + (ours ? " has the same content as another file of this model; fetching it once"
+          : " is already being downloaded for another operation; sharing that transfer (" + human(transfer.bytes()) + " so far)"));
+    }
+    return transfer.future().andThen(ar -> {
+      List<BlobTransfer.Subscriber> subs = following.get(transfer);
+      if (subs != null) {
+        subs.remove(me);
+        if (subs.isEmpty()) {
+          following.remove(transfer);
+        }
+      }
+    });
+  }
+
+  private void fileMoved(String path, long done) {
+    Long before = fileDone.put(path, done);
+    if (before == null || before != done) {
+      changedFiles.add(path);
+      recount();
+      maybeReport(this::progressFields);
+    }
+  }
+
+  /** A file stalled (seconds > 0) or flows again (0): reported at once, at least each second while it lasts. */
+  private void fileStalled(String path, long seconds) {
+    if (seconds > 0) {
+      stalled.put(path, seconds);
+    } else if (stalled.remove(path) == null) {
+      return;
+    }
+    long worst = stalled.values().stream().mapToLong(Long::longValue).max().orElse(0);
+    JsonObject fields = progressFields().put(STALLED, worst > 0).put(STALLED_SECONDS, worst);
+    if (worst > 0) {
+      String which = stalled.keySet().iterator().next();
+      fields.put(MESSAGE, "Stalled: no data for " + which + " for " + worst + " s; replacing the connection");
+    } else {
+      fields.put(MESSAGE, downloadingMessage(null));
+    }
+    report(fields);
+  }
+
+  private void recount() {
+    bytesDone = fileDone.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  private String currentFile() {
+    if (!stalled.isEmpty()) {
+      return stalled.keySet().iterator().next();
+    }
+    return inFlight.isEmpty() ? lastFile : inFlight.iterator().next();
+  }
+
+  private String downloadingMessage(String path) {
+    String first = path != null ? path : currentFile();
+    int others = inFlight.size() - (inFlight.contains(first) ? 1 : 0);
+    return "Downloading " + first + (others > 0 ? " and " + others + " more" : "");
   }
 
   private JsonObject progressFields() {
@@ -176,301 +343,47 @@ final class DownloadJob {
         .put(BYTES_TOTAL, bytesTotal)
         .put(FILES_DONE, filesDone)
         .put(FILES_TOTAL, files.size())
-        .put(CURRENT_FILE, currentFile)
+        .put(CURRENT_FILE, currentFile())
         .put(FILE_PROGRESS, changed);
   }
 
-  private void moved(String path, long bytes) {
-    fileDone.merge(path, bytes, Long::sum);
-    bytesDone += bytes;
-    changedFiles.add(path);
-    reporter.maybeProgress(this::progressFields);
-  }
+  // ------------------------------------------------------------------ reporting
 
-  // ------------------------------------------------------------------ one file
-
-  private Future<Void> fetch(RemoteFile f) {
-    currentFile = f.path;
-    return owner.exclusive(cache.blob(repo, f.etag()), () -> vertx.executeBlocking(() -> cache.hasBlob(repo, f))
-        .compose(present -> {
-          if (present) {
-            return vertx.executeBlocking(() -> cache.link(repo, commit, f)).map(link -> {
-              fileDone.put(f.path, f.size);
-              changedFiles.add(f.path);
-              recount();
-              filesDone++;
-              reporter.progress(progressFields().put(MESSAGE, f.path + " is already in the cache")
-                  .put(LOG, f.path + " (" + human(f.size) + ") is already in the cache, verified when it was stored; not fetching it again"));
-              return null;
-            });
-          }
-          reporter.progress(progressFields().put(MESSAGE, "Downloading " + f.path)
-              .put(LOG, "Downloading " + f.path + " (" + human(f.size) + ")"));
-          return retrying("download " + f.path, () -> fetchOnce(f))
-              .recover(err -> {
-                if (err instanceof ChecksumMismatch && hashRetried.add(f.path)) {
-                  reporter.warn(err.getMessage() + "; the file was discarded, fetching it once more");
-                  return retrying("download " + f.path, () -> fetchOnce(f));
-                }
-                return Future.failedFuture(err);
-              })
-              .map(v -> {
-                filesDone++;
-                reporter.progress(progressFields().put(LOG, f.path + " verified (" + (f.isLfs() ? "sha256 " : "git sha1 ")
-                    + f.etag().substring(0, 12) + "…, " + human(f.size) + ")"));
-                return null;
-              });
-        }).mapEmpty());
-  }
-
-  private void recount() {
-    bytesDone = fileDone.values().stream().mapToLong(Long::longValue).sum();
-  }
-
-  /** One HTTP transfer of a file, from what its {@code .incomplete} already holds. */
-  private Future<Void> fetchOnce(RemoteFile f) {
-    Path part = cache.incomplete(repo, f.etag());
-    return vertx.executeBlocking(() -> Part.open(part, f)).compose(p -> {
-      fileDone.put(f.path, p.offset);
-      changedFiles.add(f.path);
-      recount();
-      Future<Void> body = p.offset == f.size ? Future.succeededFuture()
-          : request(fileUrl(f), p.offset, 0).compose(resp -> receive(f, p, resp));
-      return body.transform(ar -> vertx.executeBlocking(() -> {
-        if (ar.failed()) {
-          p.close();
-          throw ar.cause() instanceof Exception ? (Exception) ar.cause() : new IOException(ar.cause());
-        }
-        finish(f, p, part);
-        return null;
-      }));
-    });
-  }
-
-  private String fileUrl(RemoteFile f) {
-    StringBuilder path = new StringBuilder();
-    for (String segment : f.path.split("/")) {
-      path.append('/').append(HubClient.encode(segment));
-    }
-    return owner.hubs().endpoint(hub) + "/" + repo + "/resolve/" + commit + path;
-  }
-
-  /** GET with redirects followed by hand, so the token never travels to another host. */
-  private Future<HttpClientResponse> request(String url, long offset, int redirects) {
-    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setFollowRedirects(false);
-    if (offset > 0) {
-      options.putHeader("Range", "bytes=" + offset + "-");
-    }
-    String auth = owner.hubs().authorization(hub);
-    if (auth != null && sameOrigin(url, owner.hubs().endpoint(hub))) {
-      options.putHeader("Authorization", auth);
-    }
-    HttpClient http = owner.http();
-    return http.request(options).compose(req -> req.send()).compose(resp -> {
-      int status = resp.statusCode();
-      if (status >= 300 && status < 400 && resp.getHeader("Location") != null) {
-        resp.body(); // drain, so the connection can be reused
-        if (redirects >= MAX_REDIRECTS) {
-          return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "too many redirects fetching " + url));
-        }
-        String next = URI.create(url).resolve(resp.getHeader("Location")).toString();
-        if (!next.startsWith("http://") && !next.startsWith("https://")) {
-          return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "hub redirected to a non-HTTP address; refusing to follow it"));
-        }
-        return request(next, offset, redirects + 1);
-      }
-      return Future.succeededFuture(resp);
-    });
-  }
-
-  private static boolean sameOrigin(String a, String b) {
-    URI x = URI.create(a);
-    URI y = URI.create(b);
-    return x.getScheme().equalsIgnoreCase(y.getScheme()) && x.getHost().equalsIgnoreCase(y.getHost()) && x.getPort() == y.getPort();
-  }
-
-  /** Streams the body into the part file with back-pressure from the disk and the bandwidth limit. */
-  private Future<Void> receive(RemoteFile f, Part p, HttpClientResponse resp) {
-    resp.pause(); // until stream() has its handlers in place
-    int status = resp.statusCode();
-    Future<Void> ready = Future.succeededFuture();
-    if (status == 200 && p.offset > 0) {
-      reporter.warn("The hub ignored the resume request for " + f.path + " (HTTP 200 instead of 206); starting the file over");
-      fileDone.put(f.path, 0L);
-      changedFiles.add(f.path);
-      recount();
-      ready = vertx.executeBlocking(() -> {
-        p.restart(f);
-        return null;
-      });
-    } else if (status == 206) {
-      Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
-      if (!m.matches() || Long.parseLong(m.group(1)) != p.offset
-          || !m.group(3).equals("*") && Long.parseLong(m.group(3)) != f.size) {
-        resp.body();
-        return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub answered a resume request for " + f.path
-            + " from byte " + p.offset + " with the wrong range (" + resp.getHeader("Content-Range") + ")", false, null));
-      }
-      reporter.info("Resuming " + f.path + " from " + human(p.offset) + " of " + human(f.size));
-    } else if (status == 416 && p.offset > 0) {
-      resp.body();
-      return vertx.executeBlocking(() -> {
-        p.restart(f);
-        return null;
-      }).compose(v -> Future.failedFuture(new TransientFailure("the hub refused the resume range for " + f.path)));
-    } else {
-      try {
-        HubClient.checkStatus(status, resp.getHeader("X-Error-Code"), resp.getHeader("Retry-After"), repo, commit, f.path,
-            owner.hubs().authorization(hub) != null);
-      } catch (HoistException e) {
-        resp.body();
-        return Future.failedFuture(e);
-      }
-    }
-    return ready.compose(v -> stream(f, p, resp));
-  }
-
-  private Future<Void> stream(RemoteFile f, Part p, HttpClientResponse resp) {
-    Promise<Void> received = Promise.promise();
-    BlobSink sink = new BlobSink(vertx, p.channel, p.digest, n -> {
-      p.offset += n;
-      moved(f.path, n);
-    });
-    Flow flow = new Flow(resp);
-    Throttle throttle = owner.throttle();
-    resp.handler(buf -> {
-      sink.write(buf);
-      if (sink.isFull() && !flow.disk) {
-        flow.disk = true;
-        flow.update();
-        sink.drainHandler(() -> {
-          flow.disk = false;
-          flow.update();
-        });
-      }
-      long waitMs = throttle.take(buf.length());
-      if (waitMs > 0 && !flow.limit) {
-        flow.limit = true;
-        flow.update();
-        vertx.setTimer(waitMs, t -> {
-          flow.limit = false;
-          flow.update();
-        });
-      }
-    });
-    resp.exceptionHandler(received::tryFail);
-    resp.endHandler(v -> received.tryComplete());
-    resp.resume();
-    return received.future().transform(ar -> sink.flush().transform(flushed -> {
-      if (flushed.failed()) {
-        return Future.failedFuture(localIo(flushed.cause()));
-      }
-      if (ar.failed()) {
-        return Future.failedFuture(ar.cause());
-      }
-      if (p.offset < f.size) {
-        return Future.failedFuture(new TransientFailure("the connection ended after " + human(p.offset) + " of " + f.path
-            + " (" + human(f.size) + ")"));
-      }
-      return Future.succeededFuture();
-    }));
-  }
-
-  /** Pauses the response while either the disk or the bandwidth limit asks for it. */
-  private static final class Flow {
-    final HttpClientResponse resp;
-    boolean disk;
-    boolean limit;
-
-    Flow(HttpClientResponse resp) {
-      this.resp = resp;
-    }
-
-    void update() {
-      if (disk || limit) {
-        resp.pause();
-      } else {
-        resp.resume();
-      }
+  private void report(JsonObject fields) {
+    if (stopped == null) {
+      reporter.progress(scrub(fields));
     }
   }
 
-  /** On a worker: check size and hash, then move into the cache and link the snapshot. */
-  private void finish(RemoteFile f, Part p, Path part) throws IOException {
-    p.channel.force(false);
-    p.close();
-    long size = Files.size(part);
-    if (size != f.size) {
-      Files.deleteIfExists(part);
-      throw new HoistException(ErrorCode.HUB_ERROR, f.path + " has " + size + " bytes but the hub listed " + f.size
-          + "; the file was discarded", true, null);
+  private void maybeReport(Supplier<JsonObject> fields) {
+    if (stopped == null) {
+      reporter.maybeProgress(() -> scrub(fields.get()));
     }
-    String actual = HexFormat.of().formatHex(p.digest.digest());
-    String expected = f.isLfs() ? f.lfsSha256 : f.oid;
-    if (!actual.equals(expected)) {
-      Files.deleteIfExists(part);
-      throw new ChecksumMismatch("checksum mismatch for " + f.path + ": expected " + (f.isLfs() ? "sha256 " : "git sha1 ")
-          + expected + ", got " + actual);
-    }
-    Files.move(part, cache.blob(repo, f.etag()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    cache.link(repo, commit, f);
   }
 
-  // ------------------------------------------------------------------ retries
+  private JsonObject scrub(JsonObject fields) {
+    for (String key : new String[] {MESSAGE, LOG}) {
+      if (fields.getValue(key) instanceof String) {
+        fields.put(key, redactor.scrub(fields.getString(key)));
+      }
+    }
+    return fields;
+  }
 
   private <T> Future<T> retrying(String what, Supplier<Future<T>> action) {
-    return attempt(what, action, 0);
+    return Retries.retrying(vertx, what, action, owner.settings().downloadRetries(), owner.settings().retryBaseMs(),
+        line -> {
+          if (stopped == null) {
+            reporter.warn(redactor.scrub(line));
+          }
+        });
   }
 
-  private <T> Future<T> attempt(String what, Supplier<Future<T>> action, int failures) {
-    Future<T> tried;
-    try {
-      tried = action.get();
-    } catch (RuntimeException e) {
-      tried = Future.failedFuture(e);
-    }
-    return tried.recover(err -> {
-      if (!isTransient(err)) {
-        return Future.failedFuture(err);
-      }
-      int max = owner.settings().downloadRetries();
-      if (failures >= max) {
-        return Future.failedFuture(new HoistException(ErrorCode.HUB_UNREACHABLE, "could not " + what + " after "
-            + (failures + 1) + " attempts: " + HubClient.describe(err), true, err));
-      }
-      long delay = backoff(failures, err);
-      reporter.warn("Retrying " + what + " in " + String.format("%.1f s", delay / 1000.0) + " (attempt " + (failures + 2)
-          + " of " + (max + 1) + "): " + HubClient.describe(err));
-      Promise<T> next = Promise.promise();
-      vertx.setTimer(delay, t -> attempt(what, action, failures + 1).onComplete(next));
-      return next.future();
-    });
-  }
-
-  private long backoff(int failures, Throwable err) {
-    if (err instanceof HubClient.RetryableHubStatus && ((HubClient.RetryableHubStatus) err).retryAfter != null) {
-      try {
-        return Math.min(60_000, Long.parseLong(((HubClient.RetryableHubStatus) err).retryAfter.trim()) * 1000);
-      } catch (NumberFormatException ignored) {
-        // an HTTP date: fall back to our own backoff
-      }
-    }
-    long base = owner.settings().retryBaseMs();
-    long exp = Math.min(30_000, base << Math.min(failures, 10));
-    return exp / 2 + ThreadLocalRandom.current().nextLong(exp / 2 + 1);
-  }
-
-  private static boolean isTransient(Throwable err) {
-    if (err instanceof ChecksumMismatch) {
-      return false;
-    }
+  /** A failure of our own disk, told apart from the network's: not worth retrying. */
+  static HoistException localIo(Throwable err) {
     if (err instanceof HoistException) {
-      return ((HoistException) err).retryable() && ((HoistException) err).code() != ErrorCode.INTERNAL;
+      return (HoistException) err;
     }
-    return true; // connection reset, refused, closed, timed out: the network's, not ours
-  }
-
-  private static HoistException localIo(Throwable err) {
     String msg = HubClient.describe(err);
     if (msg.contains("No space left")) {
       return new HoistException(ErrorCode.INSUFFICIENT_DISK, "insufficient disk space while writing to the cache: " + msg);
@@ -490,95 +403,5 @@ final class DownloadJob {
       u++;
     }
     return String.format("%.1f %s", v, units[u]);
-  }
-
-  /** Worth another attempt, resuming from the part file. */
-  static final class TransientFailure extends HoistException {
-    TransientFailure(String message) {
-      super(ErrorCode.HUB_UNREACHABLE, message, true, null);
-    }
-  }
-
-  static final class ChecksumMismatch extends HoistException {
-    ChecksumMismatch(String message) {
-      super(ErrorCode.CHECKSUM_MISMATCH, message, true, null);
-    }
-  }
-
-  /** A blob's {@code .incomplete} file, open for appending, with the hash of what it holds. */
-  static final class Part {
-    final Path path;
-    final FileChannel channel;
-    final MessageDigest digest;
-    long offset;
-
-    private Part(Path path, FileChannel channel, MessageDigest digest, long offset) {
-      this.path = path;
-      this.channel = channel;
-      this.digest = digest;
-      this.offset = offset;
-    }
-
-    /** Opens (blocking) and re-hashes what is already there, so resuming costs no second full read later. */
-    static Part open(Path path, RemoteFile f) throws IOException {
-      Files.createDirectories(path.getParent());
-      FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-      try {
-        long size = channel.size();
-        if (size > f.size) {
-          channel.truncate(0);
-          size = 0;
-        }
-        MessageDigest digest = newDigest(f);
-        ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
-        long pos = 0;
-        while (pos < size) {
-          buffer.clear();
-          int n = channel.read(buffer, pos);
-          if (n < 0) {
-            break;
-          }
-          buffer.flip();
-          digest.update(buffer);
-          pos += n;
-        }
-        channel.position(size);
-        return new Part(path, channel, digest, size);
-      } catch (IOException | RuntimeException e) {
-        channel.close();
-        throw e;
-      }
-    }
-
-    void restart(RemoteFile f) throws IOException {
-      channel.truncate(0);
-      channel.position(0);
-      digest.reset();
-      primeGitHeader(digest, f);
-      offset = 0;
-    }
-
-    void close() throws IOException {
-      if (channel.isOpen()) {
-        channel.close();
-      }
-    }
-
-    private static MessageDigest newDigest(RemoteFile f) {
-      try {
-        MessageDigest digest = MessageDigest.getInstance(f.isLfs() ? "SHA-256" : "SHA-1");
-        primeGitHeader(digest, f);
-        return digest;
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    /** A git blob id is the sha1 of "blob <size>\0" followed by the content. */
-    private static void primeGitHeader(MessageDigest digest, RemoteFile f) {
-      if (!f.isLfs()) {
-        digest.update(("blob " + f.size + "\0").getBytes(StandardCharsets.US_ASCII));
-      }
-    }
   }
 }

@@ -21,14 +21,12 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,21 +37,33 @@ import org.slf4j.LoggerFactory;
 public class DownloadVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(DownloadVerticle.class);
+  /** How long stopping waits for transfers to save their state and let go of their files. */
+  private static final long STOP_GRACE_MS = 5_000;
 
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
-  /** Blobs being fetched right now: a second job for the same blob waits instead of writing it twice. */
-  private final Map<Path, Future<Void>> inFlight = new HashMap<>();
+  /** The job of each operation being downloaded, to cancel it. */
+  private final Map<String, DownloadJob> jobs = new HashMap<>();
   private HoistConfig settings;
   private HubCache cache;
   private HubClient hubs;
+  private HubFiles files;
   private HttpClient http;
   private WebClient web;
   private Throttle throttle;
+  private ConnectionSlots slots;
+  private Transfers transfers;
+  private Redactor redactor;
 
   @Override
   public Future<?> start() {
     settings = new HoistConfig(config()).validate();
+    // The stage's own keys, checked here so a typo fails the deployment.
+    settings.downloadParallelFiles();
+    settings.downloadConnectionsPerFile();
+    settings.downloadMaxConnections();
+    settings.downloadChunkBytes();
     cache = new HubCache(settings.hubCache());
+    redactor = new Redactor(settings.hfToken());
     Map<String, String> endpoints = new LinkedHashMap<>();
     endpoints.put(ModelCatalog.DEFAULT_HUB, settings.hfEndpoint());
     if (settings.mirrorEndpoint() != null) {
@@ -61,17 +71,24 @@ public class DownloadVerticle extends VerticleBase {
     }
     HttpClientOptions clientOptions = new HttpClientOptions()
         .setConnectTimeout(10_000)
-        // No byte for this long → the connection is dropped and the transfer resumes on a new one.
-        .setIdleTimeout(settings.downloadStallSeconds())
+        // A backstop only: each transfer's StallWatchdog replaces a silent connection after
+        // HOIST_DOWNLOAD_STALL_SECONDS, and shows the stall while it does.
+        .setIdleTimeout(settings.downloadStallSeconds() * 2 + 10)
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setKeepAlive(true);
-    http = vertx.createHttpClient(clientOptions, new PoolOptions().setHttp1MaxSize(16));
+    int maxConnections = settings.downloadMaxConnections();
+    http = vertx.createHttpClient(clientOptions, new PoolOptions().setHttp1MaxSize(Math.max(maxConnections, 4)));
     web = WebClient.create(vertx, new WebClientOptions().setConnectTimeout(10_000).setUserAgent("hoist/0.1"));
     hubs = new HubClient(web, endpoints, ModelCatalog.DEFAULT_HUB, settings.hfToken(), 30_000);
+    files = new HubFiles(http, hubs);
     throttle = new Throttle(settings.downloadMaxBytesPerSecond());
-    log.info("Download stage: cache {}, hubs {}", cache.root, endpoints.keySet());
+    slots = new ConnectionSlots(maxConnections);
+    transfers = new Transfers(this);
+    log.info("Download stage: cache {}, hubs {}, {} files at once, {} connections per file, {} in all",
+        cache.root, endpoints.keySet(), settings.downloadParallelFiles(), settings.downloadConnectionsPerFile(), maxConnections);
     EventBus bus = vertx.eventBus();
     consumers.add(bus.<JsonObject>consumer(DOWNLOAD_START, this::start));
+    consumers.add(bus.<JsonObject>consumer(DOWNLOAD_CANCEL, this::cancel));
     consumers.add(bus.<JsonObject>consumer(DOWNLOAD_CACHED, this::cached));
     consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_DOWNLOAD,
         m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_DOWNLOAD))));
@@ -84,30 +101,53 @@ public class DownloadVerticle extends VerticleBase {
     int attempt = body.getInteger(ATTEMPT, 1);
     String hub = body.getString(HUB, ModelCatalog.DEFAULT_HUB);
     ModelRef ref;
+    DownloadOptions options;
     try {
       if (opId == null) {
         throw new HoistException(ErrorCode.BAD_REQUEST, "operation_id is required");
       }
       ref = ModelRef.of(body.getString(REPO, ""), body.getString(REVISION, "main"));
       hubs.endpoint(hub);
+      options = DownloadOptions.from(body.getJsonObject(OPTIONS));
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
       return;
     }
     msg.reply(new JsonObject().put(ACCEPTED, true));
+    DownloadJob earlier = jobs.remove(opId);
+    if (earlier != null) {
+      earlier.cancel(new HoistException(ErrorCode.CANCELLED, "superseded by attempt " + attempt));
+    }
     StageReporter reporter = new StageReporter(vertx, opId, attempt, "initializing", settings.progressIntervalMs());
-    DownloadJob job = new DownloadJob(this, reporter, ref.repo, ref.revision, hub);
+    DownloadJob job = new DownloadJob(this, reporter, ref.repo, ref.revision, hub, options);
+    jobs.put(opId, job);
     job.run().onComplete(ar -> {
+      jobs.remove(opId, job);
+      if (job.isCancelled()) {
+        return; // cancelled, superseded or shutting down: the registry has moved on, and no report follows
+      }
       if (ar.succeeded()) {
         reporter.completed(ar.result(), job.finalFields());
       } else {
         HoistException error = Failures.toHoist(ar.cause());
+        HoistException shown = new HoistException(error.code(), redactor.scrub(error.getMessage()), error.retryable(), null);
         if (error.code() == ErrorCode.INTERNAL) {
-          log.error("Download for operation {} failed", opId, ar.cause());
+          log.error("Download for operation {} failed: {}", opId, shown.getMessage(), redacted(ar.cause()));
         }
-        reporter.failed(error);
+        reporter.failed(shown);
       }
     });
+  }
+
+  /** {@code hoist.download.cancel}: stops the operation's download now; its partial files stay for later. */
+  private void cancel(Message<JsonObject> msg) {
+    String opId = msg.body() == null ? null : msg.body().getString(OPERATION_ID);
+    DownloadJob job = opId == null ? null : jobs.remove(opId);
+    if (job != null) {
+      job.cancel(new HoistException(ErrorCode.CANCELLED, "the download was cancelled"));
+      log.info("Download for operation {} cancelled", opId);
+    }
+    msg.reply(new JsonObject().put(CANCELLED, job != null));
   }
 
   private void cached(Message<JsonObject> msg) {
@@ -123,13 +163,11 @@ public class DownloadVerticle extends VerticleBase {
     }).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
   }
 
-  /** Runs {@code work} for a blob once at a time; a later caller starts after the earlier one ends. */
-  Future<Void> exclusive(Path blob, Supplier<Future<Void>> work) {
-    Future<Void> before = inFlight.get(blob);
-    Future<Void> mine = (before == null ? Future.<Void>succeededFuture() : before.transform(ar -> Future.<Void>succeededFuture()))
-        .compose(v -> work.get());
-    inFlight.put(blob, mine);
-    return mine.andThen(ar -> inFlight.remove(blob, mine));
+  /** The failure with the token masked in its message, keeping its stack for the log. */
+  private Throwable redacted(Throwable err) {
+    RuntimeException copy = new RuntimeException(err.getClass().getName() + ": " + redactor.scrub(HubClient.describe(err)));
+    copy.setStackTrace(err.getStackTrace());
+    return copy;
   }
 
   io.vertx.core.Vertx vertx() {
@@ -144,22 +182,44 @@ public class DownloadVerticle extends VerticleBase {
     return hubs;
   }
 
-  HttpClient http() {
-    return http;
+  HubFiles files() {
+    return files;
   }
 
   Throttle throttle() {
     return throttle;
   }
 
+  ConnectionSlots slots() {
+    return slots;
+  }
+
+  Transfers transfers() {
+    return transfers;
+  }
+
+  Redactor redactor() {
+    return redactor;
+  }
+
   HoistConfig settings() {
     return settings;
   }
 
+  /**
+   * Stops every transfer first, so each saves its ranged state and releases its blob lock (a restart
+   * on the same cache then resumes instead of starting over), then closes the clients.
+   */
   @Override
   public Future<?> stop() {
-    web.close();
-    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList())
-        .compose(v -> http.close());
+    HoistException stopping = new HoistException(ErrorCode.SERVICE_UNAVAILABLE, "the download stage is stopping");
+    new ArrayList<>(jobs.values()).forEach(job -> job.cancel(stopping));
+    jobs.clear();
+    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList()).otherwiseEmpty()
+        .compose(v -> transfers.abortAll(stopping).timeout(STOP_GRACE_MS, TimeUnit.MILLISECONDS).otherwiseEmpty())
+        .compose(v -> {
+          web.close();
+          return http.close();
+        });
   }
 }

@@ -37,6 +37,29 @@ final class HubCache {
     return repoDir(repo).resolve("blobs").resolve(etag + ".incomplete");
   }
 
+  /**
+   * The data of a ranged transfer: written out of order, so not a valid prefix. Deliberately not
+   * {@code .incomplete}: huggingface_hub resumes an {@code .incomplete} file from its size, which for
+   * a file with holes would produce a corrupt blob.
+   */
+  Path ranged(String repo, String etag) {
+    return repoDir(repo).resolve("blobs").resolve(etag + ".ranged");
+  }
+
+  /** The sidecar of {@link #ranged}: which of its ranges hold data, so a restart resumes each one. */
+  Path rangedParts(String repo, String etag) {
+    return repoDir(repo).resolve("blobs").resolve(etag + ".ranged.parts");
+  }
+
+  /**
+   * The lock a process holds while it fetches a blob, where huggingface_hub keeps its own:
+   * {@code <cache>/.locks/models--owner--name/<etag>.lock}. The file stays (deleting a lock file
+   * another process has open would let a third lock a new one); the OS drops the lock with its holder.
+   */
+  Path lock(String repo, String etag) {
+    return root.resolve(".locks").resolve(repoDir(repo).getFileName()).resolve(etag + ".lock");
+  }
+
   Path snapshotDir(String repo, String commit) {
     return repoDir(repo).resolve("snapshots").resolve(commit);
   }

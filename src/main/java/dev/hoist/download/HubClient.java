@@ -141,7 +141,7 @@ final class HubClient {
     if (status >= 200 && status < 300) {
       return;
     }
-    String what = file == null ? repo + "@" + revision : file + " of " + repo + "@" + revision;
+    String what = file == null ? repo + "@" + revision : file + " of " + repo + (revision == null ? "" : "@" + revision);
     if (status == 401 || status == 403) {
       throw new HoistException(ErrorCode.GATED_REPO, "the hub refused access to " + what + " (HTTP " + status + "): the repo is gated or private; "
           + (hadToken ? "the token in HF_TOKEN has no access to it" : "accept its terms on the hub and set HF_TOKEN to a token with access"));
@@ -153,7 +153,9 @@ final class HubClient {
       throw new HoistException(ErrorCode.MODEL_NOT_FOUND, thing + " was not found on the hub: check the name and revision");
     }
     if (status == 429 || status >= 500) {
-      String wait = retryAfter == null ? "" : " (Retry-After: " + retryAfter + ")";
+      // Only a number or a date is quoted: a header is the hub's text, and messages reach users.
+      String quoted = Retries.quotable(retryAfter);
+      String wait = quoted == null ? "" : " (Retry-After: " + quoted + ")";
       throw new RetryableHubStatus(status, "the hub answered HTTP " + status + " for " + what + wait, retryAfter);
     }
     throw new HoistException(ErrorCode.HUB_ERROR, "the hub answered HTTP " + status + " for " + what);

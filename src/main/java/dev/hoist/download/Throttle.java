@@ -1,9 +1,11 @@
 package dev.hoist.download;
 
 /**
- * A bandwidth limit shared by every transfer of a download verticle: a virtual clock that advances
- * by {@code bytes / rate} per chunk. A transfer that runs ahead of the clock pauses reading, so the
- * limit reaches the sender through TCP flow control. Used on one event loop only.
+ * A bandwidth limit: a virtual clock that advances by {@code bytes / rate} per chunk. A transfer
+ * that runs ahead of the clock pauses reading, so the limit reaches the sender through TCP flow
+ * control. One is shared by every transfer of the download verticle (HOIST_DOWNLOAD_MAX_BYTES_PER_SECOND);
+ * each operation may have its own as well ({@code max_bytes_per_second}), shared by its files and
+ * connections. Used on one event loop only.
  */
 final class Throttle {
 
@@ -16,6 +18,10 @@ final class Throttle {
 
   boolean enabled() {
     return bytesPerSecond > 0;
+  }
+
+  long bytesPerSecond() {
+    return bytesPerSecond;
   }
 
   /** Accounts for {@code bytes} just received; returns the milliseconds to pause reading (0 = go on). */

@@ -1,0 +1,267 @@
+package dev.hoist.download;
+
+import static dev.hoist.support.TestSupport.await;
+import static dev.hoist.support.TestSupport.waitUntil;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hoist.Hoist;
+import dev.hoist.HoistConfig;
+import dev.hoist.format.DataSource;
+import dev.hoist.format.SafetensorsDtype;
+import dev.hoist.format.SafetensorsWriter;
+import dev.hoist.support.FaultHub;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+
+/**
+ * Hoist against a {@link FaultHub} for the download tests: writes test repos, starts and stops
+ * Hoist on a data dir, starts loads over real HTTP, records every update the registry publishes, and
+ * checks the cache afterwards.
+ */
+final class DownloadHarness {
+
+  static final String WEIGHTS = "model.safetensors";
+  static final String CONFIG = "{\"model_type\":\"llama\",\"max_position_embeddings\":2048}";
+  private static byte[] defaultWeights;
+
+  final Vertx vertx;
+  final Path dataDir;
+  final Path hubDir;
+  final WebClient http;
+  FaultHub hub;
+  Hoist.Deployment hoist;
+  private MessageConsumer<JsonObject> consumer;
+  private final Map<String, List<JsonObject>> updates = new ConcurrentHashMap<>();
+
+  DownloadHarness(Vertx vertx, Path dataDir, Path hubDir) {
+    this.vertx = vertx;
+    this.dataDir = dataDir;
+    this.hubDir = hubDir;
+    this.http = WebClient.create(vertx);
+  }
+
+  /** The weights of {@link #repo(String)}: 2 MiB of valid safetensors, small enough to keep tests fast. */
+  static synchronized byte[] defaultWeights() throws IOException {
+    if (defaultWeights == null) {
+      defaultWeights = weights(2 << 20, 7);
+    }
+    return defaultWeights;
+  }
+
+  /** Valid safetensors of about {@code bytes} bytes (one F32 tensor), different for each seed. */
+  static byte[] weights(int bytes, long seed) throws IOException {
+    return weights(bytes, seed, "w");
+  }
+
+  static byte[] weights(int bytes, long seed, String tensor) throws IOException {
+    Path tmp = Files.createTempFile("hoist-weights", ".safetensors");
+    try {
+      new SafetensorsWriter().tensor(tensor, SafetensorsDtype.F32, bytes / 4).write(tmp, DataSource.random(seed));
+      return Files.readAllBytes(tmp);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /** A repo with config.json, model.safetensors ({@link #defaultWeights()}) and a README that is not selected. */
+  DownloadHarness repo(String repo) throws IOException {
+    return repo(repo, defaultWeights());
+  }
+
+  DownloadHarness repo(String repo, byte[] weights) throws IOException {
+    Path dir = hubDir.resolve(repo);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("config.json"), CONFIG);
+    Files.write(dir.resolve(WEIGHTS), weights);
+    Files.writeString(dir.resolve("README.md"), "not selected: only weights, config and tokenizer files are fetched");
+    return this;
+  }
+
+  /** A repo of {@code shards} safetensors shards of about {@code bytes} each, with their index and config.json. */
+  DownloadHarness shardedRepo(String repo, int shards, int bytes) throws IOException {
+    Path dir = hubDir.resolve(repo);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("config.json"), CONFIG);
+    JsonObject weightMap = new JsonObject();
+    for (int i = 1; i <= shards; i++) {
+      String name = String.format("model-%05d-of-%05d.safetensors", i, shards);
+      Files.write(dir.resolve(name), weights(bytes, i, "w" + i));
+      weightMap.put("w" + i, name);
+    }
+    Files.writeString(dir.resolve("model.safetensors.index.json"), new JsonObject().put("weight_map", weightMap).encode());
+    return this;
+  }
+
+  DownloadHarness file(String repo, String path, byte[] content) throws IOException {
+    Path file = hubDir.resolve(repo).resolve(path);
+    Files.createDirectories(file.getParent());
+    Files.write(file, content);
+    return this;
+  }
+
+  FaultHub startHub() {
+    hub = await(FaultHub.start(vertx, hubDir));
+    return hub;
+  }
+
+  /** Hoist on the data dir with the hub as HF_ENDPOINT; {@code overrides} are merged into the config. */
+  Hoist.Deployment startHoist(JsonObject overrides) throws IOException {
+    JsonObject config = config().mergeIn(overrides);
+    if (consumer == null) {
+      consumer = vertx.eventBus().consumer("hoist.ops.updates", m -> {
+        JsonObject op = m.body();
+        updates.computeIfAbsent(op.getString("operation_id"), k -> new CopyOnWriteArrayList<>()).add(op);
+      });
+      await(consumer.completion());
+    }
+    hoist = await(Hoist.deploy(vertx, config));
+    return hoist;
+  }
+
+  /**
+   * TestSupport's settings, minus the embedded mirror: these tests bring their own hub, so they
+   * neither need nor wait for the demo models.
+   */
+  private JsonObject config() {
+    return new JsonObject()
+        .put(HoistConfig.DATA_DIR, dataDir.toString())
+        .put(HoistConfig.HTTP_PORT, 0)
+        .put(HoistConfig.HTTP_HOST, "127.0.0.1")
+        .put(HoistConfig.HF_ENDPOINT, hub.endpoint())
+        .put(HoistConfig.MIRROR_ENABLED, false)
+        .put(HoistConfig.MIRROR_DEMO_MODELS, false)
+        .put(HoistConfig.PROGRESS_INTERVAL_MS, 50)
+        .put(HoistConfig.DOWNLOAD_RETRY_BASE_MS, 20)
+        .put(HoistConfig.MODELS_FILE, "conf/models.json")
+        .put(HoistConfig.WEBROOT, "webroot");
+  }
+
+  Hoist.Deployment startHoist() throws IOException {
+    return startHoist(new JsonObject());
+  }
+
+  void stopHoist() {
+    await(hoist.undeploy());
+  }
+
+  /** Starts a load; {@code options} are the request's other fields (include, quantization, ...). */
+  String start(String model, JsonObject options) {
+    var started = await(http.post(hoist.httpPort(), "127.0.0.1", "/api/llm/load")
+        .sendJsonObject(options.copy().put("model_name", model)));
+    assertThat(started.statusCode()).as(started.bodyAsString()).isEqualTo(202);
+    return started.bodyAsJsonObject().getString("operation_id");
+  }
+
+  String start(String model) {
+    return start(model, new JsonObject());
+  }
+
+  JsonObject get(String id) {
+    return await(http.get(hoist.httpPort(), "127.0.0.1", "/api/llm/progress/" + id).send()).bodyAsJsonObject();
+  }
+
+  /** Waits for the operation to complete or fail. */
+  JsonObject finish(String id) throws InterruptedException {
+    JsonObject[] last = new JsonObject[1];
+    waitUntil(Duration.ofSeconds(45), () -> {
+      last[0] = get(id);
+      return last[0].getString("status").matches("completed|error|cancelled");
+    });
+    return last[0];
+  }
+
+  JsonObject loadAndWait(String model, JsonObject options) throws InterruptedException {
+    return finish(start(model, options));
+  }
+
+  JsonObject loadAndWait(String model) throws InterruptedException {
+    return loadAndWait(model, new JsonObject());
+  }
+
+  /** Every update the registry published for an operation, in order. */
+  List<JsonObject> updates(String id) {
+    return new ArrayList<>(updates.getOrDefault(id, List.of()));
+  }
+
+  static String logs(JsonObject op) {
+    return op.getJsonArray("logs").encode();
+  }
+
+  Path repoDir(String repo) {
+    return dataDir.resolve("hub/models--" + repo.replace("/", "--"));
+  }
+
+  Path blob(String repo, String etag) {
+    return repoDir(repo).resolve("blobs").resolve(etag);
+  }
+
+  /**
+   * The cache is sound: every file under a final blob name holds exactly the content its name is
+   * the hash of (sha256, or git blob sha1), no partial file of a finished blob is left beside it, and
+   * every snapshot entry is a relative link that resolves to a blob.
+   */
+  void assertCacheIntact() throws Exception {
+    Path hub = dataDir.resolve("hub");
+    if (!Files.isDirectory(hub)) {
+      return;
+    }
+    try (Stream<Path> repos = Files.list(hub)) {
+      for (Path repo : repos.filter(p -> p.getFileName().toString().startsWith("models--")).toList()) {
+        Path blobs = repo.resolve("blobs");
+        if (Files.isDirectory(blobs)) {
+          try (Stream<Path> files = Files.list(blobs)) {
+            for (Path f : files.toList()) {
+              String name = f.getFileName().toString();
+              if (name.matches("[0-9a-f]{64}")) {
+                assertThat(sha256(Files.readAllBytes(f))).as("blob %s", f).isEqualTo(name);
+              } else if (name.matches("[0-9a-f]{40}")) {
+                assertThat(gitSha1(Files.readAllBytes(f))).as("blob %s", f).isEqualTo(name);
+              } else {
+                String etag = name.replaceFirst("\\..*", "");
+                assertThat(name).as("a partial file in %s", blobs).matches("[0-9a-f]{40,64}\\.(incomplete|ranged|ranged\\.parts)");
+                assertThat(Files.exists(blobs.resolve(etag))).as("%s left beside its finished blob", name).isFalse();
+              }
+            }
+          }
+        }
+        Path snapshots = repo.resolve("snapshots");
+        if (Files.isDirectory(snapshots)) {
+          try (Stream<Path> entries = Files.walk(snapshots)) {
+            for (Path e : entries.filter(p -> !Files.isDirectory(p)).toList()) {
+              assertThat(Files.isSymbolicLink(e)).as("%s is a link", e).isTrue();
+              Path target = Files.readSymbolicLink(e);
+              assertThat(target.isAbsolute()).as("%s links relatively", e).isFalse();
+              assertThat(e.getParent().resolve(target).normalize().getParent()).isEqualTo(blobs);
+              assertThat(Files.isRegularFile(e)).as("%s resolves", e).isTrue();
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static String sha256(byte[] bytes) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+  }
+
+  static String gitSha1(byte[] bytes) throws Exception {
+    MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+    sha1.update(("blob " + bytes.length + "\0").getBytes(StandardCharsets.US_ASCII));
+    return HexFormat.of().formatHex(sha1.digest(bytes));
+  }
+}
