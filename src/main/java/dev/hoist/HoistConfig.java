@@ -69,6 +69,11 @@ public final class HoistConfig {
   /** Loads to start when Hoist starts: model names, or request objects {model_name, revision, ...}. */
   public static final String PRELOAD = "HOIST_PRELOAD";
 
+  /** How long a resident model may stay unused before it is unloaded: "30s", "10m", "2h", seconds, or -1 (forever, the default). */
+  public static final String KEEP_ALIVE = "HOIST_KEEP_ALIVE";
+  /** When memory is short for a new load, unload the least recently used unpinned models first. */
+  public static final String EVICT_FOR_MEMORY = "HOIST_EVICT_FOR_MEMORY";
+
   /** Every key that may come from the environment (see also {@link #allEnvKeys()}). */
   public static final String[] ENV_KEYS = {
       DATA_DIR, HTTP_PORT, HTTP_HOST, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME,
@@ -79,7 +84,8 @@ public final class HoistConfig {
       MAX_CONCURRENT, TIMEOUT_SMALL_SECONDS, TIMEOUT_MEDIUM_SECONDS, TIMEOUT_LARGE_SECONDS, WEBHOOKS,
       WEBHOOK_RETRIES, WEBHOOK_RETRY_BASE_MS, PERSIST_INTERVAL_MS, OFFLINE, API_TOKEN, PROTECT_READS,
       ALLOW_INSECURE, ALLOWED_ORIGINS, WS_MAX_CONNECTIONS, WS_MAX_SUBSCRIPTIONS, WS_MAX_MESSAGE_BYTES,
-      WS_IDLE_SECONDS, WS_MAX_QUEUED_BYTES, LOAD_RATE_PER_MINUTE, TLS_CERT, TLS_KEY, TLS_SELF_SIGNED, PRELOAD
+      WS_IDLE_SECONDS, WS_MAX_QUEUED_BYTES, LOAD_RATE_PER_MINUTE, TLS_CERT, TLS_KEY, TLS_SELF_SIGNED, PRELOAD,
+      KEEP_ALIVE, EVICT_FOR_MEMORY
   };
 
   private final JsonObject json;
@@ -360,6 +366,49 @@ public final class HoistConfig {
     return out;
   }
 
+  /** Milliseconds, or -1 for forever. */
+  public long keepAliveMs() {
+    Object value = json.getValue(KEEP_ALIVE);
+    return value == null ? -1 : parseDurationMs(KEEP_ALIVE, value);
+  }
+
+  public boolean evictForMemory() {
+    return bool(EVICT_FOR_MEMORY, false);
+  }
+
+  /** "30s", "10m", "2h", "1d", a number of seconds, or -1 (forever) → milliseconds (-1 stays -1). */
+  public static long parseDurationMs(String what, Object value) {
+    String text = String.valueOf(value).trim().toLowerCase(java.util.Locale.ROOT);
+    try {
+      if (text.equals("-1")) {
+        return -1;
+      }
+      long unit = 1000;
+      if (text.endsWith("ms")) {
+        unit = 1;
+        text = text.substring(0, text.length() - 2);
+      } else if (text.endsWith("s")) {
+        text = text.substring(0, text.length() - 1);
+      } else if (text.endsWith("m")) {
+        unit = 60_000;
+        text = text.substring(0, text.length() - 1);
+      } else if (text.endsWith("h")) {
+        unit = 3_600_000;
+        text = text.substring(0, text.length() - 1);
+      } else if (text.endsWith("d")) {
+        unit = 86_400_000;
+        text = text.substring(0, text.length() - 1);
+      }
+      double n = Double.parseDouble(text.trim());
+      if (n < 0 || Double.isNaN(n) || Double.isInfinite(n)) {
+        throw new NumberFormatException();
+      }
+      return (long) (n * unit);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(what + " must be a duration like 30s, 10m, 2h, a number of seconds, or -1 (forever), not '" + value + "'");
+    }
+  }
+
   public boolean offline() {
     return bool(OFFLINE, false);
   }
@@ -550,6 +599,8 @@ public final class HoistConfig {
     loadRatePerMinute();
     tlsSelfSigned();
     preload();
+    keepAliveMs();
+    evictForMemory();
     if ((tlsCert() == null) != (tlsKey() == null)) {
       throw new IllegalArgumentException("configuration " + TLS_CERT + " and " + TLS_KEY + " go together: set both or neither");
     }

@@ -78,6 +78,20 @@ public final class EventBusContract {
    * resident model of that repo. Fails 404 when none is resident.
    */
   public static final String LOAD_UNLOAD = PREFIX + "load.unload";
+  /** Request {@code {repo}} → {@code {touched: [model_key...]}}: the model counts as used now (keep-alive). 404 when not loaded. */
+  public static final String LOAD_TOUCH = PREFIX + "load.touch";
+  /** Request {@code {model_name}} (registry) → as {@link #LOAD_TOUCH}, after resolving the name. */
+  public static final String MODELS_TOUCH = PREFIX + "models.touch";
+  /**
+   * Published by the load stage when a resident model goes away on its own:
+   * {@code {event: "unloaded", reason: "idle"|"evicted", model_key, repo, bytes_released, idle_seconds}}.
+   * The gateway forwards it to WebSocket subscribers of "*" as {@code {type: "model", ...}}.
+   */
+  public static final String MODELS_EVENTS = PREFIX + "models.events";
+  /** In {@code load.start}: seconds a resident model may stay unused before it is unloaded (-1 = forever). */
+  public static final String KEEP_ALIVE = "keep_alive";
+  /** In {@code load.start}: a pinned model is never unloaded by keep-alive or eviction. */
+  public static final String PINNED = "pinned";
   /** Request {@code {model_name}} (registry) → as {@link #LOAD_UNLOAD}, after resolving the name. */
   public static final String MODELS_UNLOAD = PREFIX + "models.unload";
 

@@ -82,6 +82,7 @@ public final class GatewayRoutes {
     router.delete("/api/llm/schedules/:id").handler(this::deleteSchedule);
     router.get("/api/llm/models").handler(this::listModels);
     router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
+    router.post("/api/llm/models/:model_name/touch").handler(this::touchModel);
     router.route("/api/*").handler(ctx -> ctx.fail(404));
   }
 
@@ -157,6 +158,11 @@ public final class GatewayRoutes {
 
   private void listModels(RoutingContext ctx) {
     request(MODELS_LIST, new JsonObject()).onSuccess(models -> json(ctx, models)).onFailure(ctx::fail);
+  }
+
+  private void touchModel(RoutingContext ctx) {
+    request(MODELS_TOUCH, new JsonObject().put(MODEL_NAME, ctx.pathParam("model_name")))
+        .onSuccess(result -> json(ctx, result)).onFailure(ctx::fail);
   }
 
   private void unloadModel(RoutingContext ctx) {

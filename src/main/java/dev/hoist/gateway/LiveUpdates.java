@@ -45,6 +45,7 @@ final class LiveUpdates {
   private final int maxQueuedBytes;
   private final int maxMessageBytes;
   private MessageConsumer<JsonObject> consumer;
+  private MessageConsumer<JsonObject> modelEvents;
 
   LiveUpdates(Vertx vertx, long requestTimeoutMs, int maxSubscriptions, int idleSeconds, int maxQueuedBytes, int maxMessageBytes) {
     this.vertx = vertx;
@@ -57,12 +58,23 @@ final class LiveUpdates {
 
   Future<Void> start() {
     consumer = vertx.eventBus().consumer(OPS_UPDATES, this::onChange);
-    return consumer.completion();
+    modelEvents = vertx.eventBus().consumer(MODELS_EVENTS, this::onModelEvent);
+    return Future.all(consumer.completion(), modelEvents.completion()).mapEmpty();
+  }
+
+  /** A model unloaded on Hoist's own initiative (keep-alive, eviction): told to everyone following "*". */
+  private void onModelEvent(Message<JsonObject> msg) {
+    String frame = new JsonObject().put("type", "model").mergeIn(msg.body()).encode();
+    for (Subscriber s : subscribers) {
+      if (s.topics.contains(ALL)) {
+        s.send(frame);
+      }
+    }
   }
 
   Future<Void> stop() {
     subscribers.forEach(s -> s.ws.close());
-    return consumer == null ? Future.succeededFuture() : consumer.unregister();
+    return consumer == null ? Future.succeededFuture() : Future.all(consumer.unregister(), modelEvents.unregister()).mapEmpty();
   }
 
   int connections() {

@@ -99,11 +99,14 @@ final class LoadJob {
       if (already != null) {
         reporter.progress(new JsonObject().put(BYTES_DONE, total).put(BYTES_TOTAL, total)
             .put(LOG, "Model " + key + " is already loaded (" + human(already.bytes) + " resident); nothing to do"));
+        owner.applyPolicy(already, command);
         return Future.succeededFuture(already.summary.copy());
       }
-      checkMemory(p.bytes(), in.memoryAvailable());
-      bytesTotal = p.bytes();
-      return nativeSettings != null ? runNative(nativeSettings) : pageAll();
+      return ensureMemory(p.bytes(), in.memoryAvailable()).compose(v -> {
+        checkCancelled();
+        bytesTotal = p.bytes();
+        return nativeSettings != null ? runNative(nativeSettings) : pageAll();
+      });
     });
     // Whatever stopped the job, what it mapped and did not hand over is let go before it ends.
     run = work.recover(err -> releaseMappings().transform(v -> Future.failedFuture(err)));
@@ -131,9 +134,10 @@ final class LoadJob {
   /**
    * The configured cap ({@code HOIST_MEMORY_LIMIT_MB}, less what Hoist already holds or is loading)
    * and what the system has (MemAvailable and the cgroup, less the headroom); the smaller one must
-   * fit the model.
+   * fit the model. When it does not and HOIST_EVICT_FOR_MEMORY allows, the least recently used
+   * unpinned models are unloaded first, each eviction logged on this operation.
    */
-  private void checkMemory(long needed, long system) {
+  private Future<Void> ensureMemory(long needed, long system) {
     long headroom = owner.settings().memoryHeadroomBytes();
     long room = system < 0 ? Long.MAX_VALUE : system - headroom;
     String why = "after a headroom of " + human(headroom);
@@ -148,12 +152,39 @@ final class LoadJob {
     }
     if (room == Long.MAX_VALUE) {
       reporter.warn("Cannot tell how much memory is available on this system; loading without a memory check");
-      return;
+      return Future.succeededFuture();
     }
-    if (needed > room) {
-      throw new HoistException(ErrorCode.INSUFFICIENT_MEMORY, "insufficient memory: model needs " + human(needed) + ", "
-          + human(Math.max(0, room)) + " available (" + why + ")", false, null);
+    if (needed <= room) {
+      return Future.succeededFuture();
     }
+    if (owner.settings().evictForMemory()) {
+      List<ResidentModel> victims = owner.evictionCandidates(needed - Math.max(0, room), key);
+      if (!victims.isEmpty()) {
+        List<Future<Long>> releases = new ArrayList<>();
+        for (ResidentModel v : victims) {
+          long idleMs = java.time.Duration.between(v.lastUsed, java.time.Instant.now()).toMillis();
+          reporter.warn("Memory is short by " + human(needed - Math.max(0, room)) + ": evicting " + v.key + " (" + human(v.bytes)
+              + ", unused for " + idleMs / 1000 + " s, least recently used and not pinned)");
+          releases.add(owner.release(v, "evicted", idleMs));
+        }
+        return Future.join(releases).transform(ar -> ensureMemoryNoEviction(needed, system));
+      }
+    }
+    return Future.failedFuture(new HoistException(ErrorCode.INSUFFICIENT_MEMORY, "insufficient memory: model needs " + human(needed)
+        + ", " + human(Math.max(0, room)) + " available (" + why + ")"
+        + (owner.settings().evictForMemory() ? "; unloading unpinned models would not free enough" : ""), false, null));
+  }
+
+  /** The check again after evicting: no second round of evictions. */
+  private Future<Void> ensureMemoryNoEviction(long needed, long system) {
+    long headroom = owner.settings().memoryHeadroomBytes();
+    long room = system < 0 ? Long.MAX_VALUE : system - headroom;
+    long limit = owner.settings().memoryLimitBytes();
+    if (limit > 0) {
+      room = Math.min(room, limit - owner.bytesHeld(this));
+    }
+    return needed <= room ? Future.succeededFuture() : Future.failedFuture(new HoistException(ErrorCode.INSUFFICIENT_MEMORY,
+        "insufficient memory: model needs " + human(needed) + ", " + human(Math.max(0, room)) + " available after evictions", false, null));
   }
 
   private Future<JsonObject> runNative(NativeSettings nativeSettings) {
@@ -164,7 +195,7 @@ final class LoadJob {
       }
       JsonObject summary = plan.summary(plan.bytes()).put(NATIVE, service.toJson().copy());
       summary.getJsonObject(NATIVE).remove("last_output");
-      owner.register(ResidentModel.served(key, command.getString(REPO), command.getString(COMMIT), plan, service, summary));
+      owner.register(owner.applyPolicy(ResidentModel.served(key, command.getString(REPO), command.getString(COMMIT), plan, service, summary), command));
       return summary;
     });
   }
@@ -186,7 +217,7 @@ final class LoadJob {
         return releaseMappings().map(summary);
       }
       JsonObject summary = plan.summary(bytesTotal);
-      owner.register(ResidentModel.mapped(key, command.getString(REPO), command.getString(COMMIT), plan, mappings, summary));
+      owner.register(owner.applyPolicy(ResidentModel.mapped(key, command.getString(REPO), command.getString(COMMIT), plan, mappings, summary), command));
       reporter.progress(new JsonObject().put(BYTES_DONE, bytesDone).put(BYTES_TOTAL, bytesTotal).put(CURRENT_FILE, currentFile)
           .put(LOG, "Paged in " + human(bytesTotal) + " (" + mappings.size() + " mapping(s))"));
       mappings.clear(); // handed over to the resident model

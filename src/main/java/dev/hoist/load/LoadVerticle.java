@@ -41,6 +41,8 @@ public class LoadVerticle extends VerticleBase {
   private final Map<String, ResidentModel> resident = new LinkedHashMap<>();
   /** Running jobs by operation id. */
   private final Map<String, LoadJob> active = new LinkedHashMap<>();
+  private static final long KEEP_ALIVE_CHECK_MS = 500;
+  private long keepAliveTimer = -1;
   private HoistConfig settings;
   private WorkerExecutor pager;
   private HttpClient http;
@@ -55,6 +57,8 @@ public class LoadVerticle extends VerticleBase {
     consumers.add(bus.<JsonObject>consumer(LOAD_START, this::start));
     consumers.add(bus.<JsonObject>consumer(LOAD_CANCEL, this::cancel));
     consumers.add(bus.<JsonObject>consumer(LOAD_UNLOAD, this::unload));
+    consumers.add(bus.<JsonObject>consumer(LOAD_TOUCH, this::touch));
+    keepAliveTimer = vertx.setPeriodic(KEEP_ALIVE_CHECK_MS, t -> unloadIdle());
     consumers.add(bus.<JsonObject>consumer(LOAD_RESIDENT, this::listResident));
     consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_LOAD,
         m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_LOAD))));
@@ -104,6 +108,63 @@ public class LoadVerticle extends VerticleBase {
     }
     log.info("Cancelling the load of operation {}", opId);
     job.cancel().onComplete(ar -> msg.reply(new JsonObject().put(CANCELLED, true)));
+  }
+
+  /** {@code {repo}} → {@code {touched}}: the repo's resident models count as used now. */
+  private void touch(Message<JsonObject> msg) {
+    Object repo = msg.body() == null ? null : msg.body().getValue(REPO);
+    JsonArray touched = new JsonArray();
+    for (ResidentModel m : resident.values()) {
+      if (m.repo.equals(repo)) {
+        m.lastUsed = java.time.Instant.now();
+        touched.add(m.key);
+      }
+    }
+    if (touched.isEmpty()) {
+      Failures.reply(msg, new HoistException(ErrorCode.MODEL_NOT_LOADED, "no model of " + repo + " is loaded"));
+    } else {
+      msg.reply(new JsonObject().put("touched", touched));
+    }
+  }
+
+  /** Keep-alive: a resident model unused for longer than its keep-alive is unloaded, unless pinned. */
+  private void unloadIdle() {
+    java.time.Instant now = java.time.Instant.now();
+    for (ResidentModel m : new ArrayList<>(resident.values())) {
+      long idleMs = java.time.Duration.between(m.lastUsed, now).toMillis();
+      if (!m.pinned && m.keepAliveMs >= 0 && idleMs > m.keepAliveMs) {
+        log.info("Model {} unused for {} s (keep-alive {} s): unloading", m.key, idleMs / 1000, m.keepAliveMs / 1000.0);
+        release(m, "idle", idleMs);
+      }
+    }
+  }
+
+  /** Unloads a model on Hoist's own initiative and tells everyone who watches. */
+  Future<Long> release(ResidentModel m, String reason, long idleMs) {
+    return drop(m).onSuccess(bytes -> vertx.eventBus().publish(MODELS_EVENTS, new JsonObject()
+        .put("event", "unloaded").put("reason", reason).put(MODEL_KEY, m.key).put(REPO, m.repo)
+        .put(BYTES_RELEASED, bytes).put("idle_seconds", idleMs / 1000)));
+  }
+
+  /**
+   * Eviction for memory: the least recently used unpinned models (not {@code keep}) whose bytes
+   * together cover {@code needed}, or an empty list when even all of them would not.
+   */
+  List<ResidentModel> evictionCandidates(long needed, String keep) {
+    List<ResidentModel> lru = resident.values().stream()
+        .filter(m -> !m.pinned && !m.key.equals(keep))
+        .sorted(java.util.Comparator.comparing((ResidentModel m) -> m.lastUsed))
+        .toList();
+    List<ResidentModel> chosen = new ArrayList<>();
+    long freed = 0;
+    for (ResidentModel m : lru) {
+      if (freed >= needed) {
+        break;
+      }
+      chosen.add(m);
+      freed += m.bytes;
+    }
+    return freed >= needed ? chosen : List.of();
   }
 
   /** {@code {repo}} → {@code {unloaded, bytes_released}}; 404 {@code model_not_loaded} when none is resident. */
@@ -180,6 +241,18 @@ public class LoadVerticle extends VerticleBase {
     return resident.get(key);
   }
 
+  /**
+   * Keep-alive and pinning from the load command (a catalog entry's {@code keep_alive} and
+   * {@code pinned}) or HOIST_KEEP_ALIVE; a (re)load counts as a use.
+   */
+  ResidentModel applyPolicy(ResidentModel model, JsonObject command) {
+    Object keepAlive = command.getValue(KEEP_ALIVE);
+    model.keepAliveMs = keepAlive == null ? settings.keepAliveMs() : HoistConfig.parseDurationMs("keep_alive", keepAlive);
+    model.pinned = Boolean.TRUE.equals(command.getValue(PINNED));
+    model.lastUsed = java.time.Instant.now();
+    return model;
+  }
+
   void register(ResidentModel model) {
     resident.put(model.key, model);
     LoadedModels.map(vertx).put(model.key, new LoadedModel(model));
@@ -222,6 +295,7 @@ public class LoadVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    vertx.cancelTimer(keepAliveTimer);
     List<Future<?>> stops = new ArrayList<>();
     new ArrayList<>(active.values()).forEach(job -> stops.add(job.cancel()));
     for (ResidentModel m : new ArrayList<>(resident.values())) {

@@ -28,6 +28,12 @@ final class ResidentModel {
   final long bytes;
   final JsonObject summary;
   final Instant loadedAt;
+  /** Last load, reload or touch: what keep-alive measures idleness from. */
+  Instant lastUsed = Instant.now();
+  /** Milliseconds it may stay unused before it is unloaded; -1 = forever. */
+  long keepAliveMs = -1;
+  /** Never unloaded by keep-alive or eviction (only by an explicit unload). */
+  boolean pinned;
   /** Tensors by weight file name, each list by offset. */
   final Map<String, List<TensorInfo>> tensorsByFile;
   /** Null for a model paged into this process. */
@@ -152,6 +158,10 @@ final class ResidentModel {
         .put("commit", commit)
         .put("bytes_resident", bytes)
         .put("loaded_at", loadedAt.toString())
+        .put("last_used", lastUsed.toString())
+        .put("idle_seconds", java.time.Duration.between(lastUsed, Instant.now()).getSeconds())
+        .put("keep_alive_seconds", keepAliveMs < 0 ? -1 : keepAliveMs / 1000.0)
+        .put("pinned", pinned)
         .put("summary", summary.copy());
     if (nativeService != null) {
       json.put("native", nativeService.toJson());

@@ -115,6 +115,7 @@ public class RegistryVerticle extends VerticleBase {
           consumers.add(bus.<JsonObject>consumer(SCHEDULES_DELETE, this::deleteSchedule));
           consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
           consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
+      consumers.add(bus.<JsonObject>consumer(MODELS_TOUCH, this::touchModel));
           consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
               m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_REGISTRY))));
           return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).map(v -> states);
@@ -479,6 +480,22 @@ public class RegistryVerticle extends VerticleBase {
     });
   }
 
+  /** Resolves a model name to its repo and tells the load stage it is in use (keep-alive). */
+  private void touchModel(Message<JsonObject> msg) {
+    try {
+      Object name = msg.body() == null ? null : msg.body().getValue(MODEL_NAME);
+      if (!(name instanceof String) || ((String) name).isBlank()) {
+        throw new HoistException(ErrorCode.BAD_REQUEST, "model_name is required");
+      }
+      ModelCatalog.Entry entry = catalog.resolve((String) name);
+      vertx.eventBus().<JsonObject>request(LOAD_TOUCH, new JsonObject().put(REPO, entry.ref.repo), requestOptions)
+          .onSuccess(reply -> msg.reply(reply.body().put(MODEL_NAME, name).put(REPO, entry.ref.repo)))
+          .onFailure(err -> Failures.reply(msg, err));
+    } catch (RuntimeException e) {
+      Failures.reply(msg, e);
+    }
+  }
+
   /** Resolves a model name to its repo and asks the load stage to release it. */
   private void unloadModel(Message<JsonObject> msg) {
     try {
@@ -576,6 +593,12 @@ public class RegistryVerticle extends VerticleBase {
     JsonObject nativeService = op.entry.json.getJsonObject(NATIVE);
     if (nativeService != null) {
       command.put(NATIVE, nativeService.copy());
+    }
+    // Keep-alive and pinning are the catalog entry's; the load stage applies them to the resident model.
+    for (String field : List.of(KEEP_ALIVE, PINNED)) {
+      if (op.entry.json.containsKey(field)) {
+        command.put(field, op.entry.json.getValue(field));
+      }
     }
     command(op, LOAD_START, command, 0);
   }
