@@ -12,6 +12,7 @@ import { OperationsList } from './js/operations.js';
 import { ModelPicker } from './js/picker.js';
 import { setupNotifications } from './js/notify.js';
 import { HistoryView } from './js/history.js';
+import { SchedulesView } from './js/schedules.js';
 import { setupViews } from './js/views.js';
 import { byId, hydrateIcons, setText, setAttr, announce } from './js/dom.js';
 import { statusInfo, clampPercent } from './js/format.js';
@@ -137,7 +138,10 @@ store.addEventListener('change', (e) => {
   if (!info.finished) return;
   // Downloaded and loaded badges changed: read the catalog again (once for a burst of changes).
   clearTimeout(catalogTimer);
-  catalogTimer = setTimeout(() => picker.refresh(), 300);
+  catalogTimer = setTimeout(() => {
+    picker.refresh();
+    schedules.refresh();
+  }, 300);
   if (modal.id !== op.operation_id) {
     const name = op.model_name || 'A model';
     announce(op.status === 'completed' ? `${name} is loaded.` : op.status === 'error' ? `${name} failed to load.` : `${name}: ${info.label}.`);
@@ -157,6 +161,12 @@ store.addEventListener('change', () => {
   });
 });
 
+// Keep-alive unloads a model on its own: the picker's loaded badge must follow.
+store.addEventListener('model', () => picker.refresh());
+
+const schedules = new SchedulesView({ api });
+
 store.start();
 picker.refresh();
+schedules.refresh();
 caps.probeUnknown();

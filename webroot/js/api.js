@@ -81,6 +81,7 @@ export const api = {
   cancel: (id) => request('POST', `/api/llm/progress/${enc(id)}/cancel`, {}),
   retry: (id) => request('POST', `/api/llm/progress/${enc(id)}/retry`, {}),
   unload: (name) => request('POST', `/api/llm/models/${enc(name)}/unload`, {}),
+  listSchedules: () => request('GET', '/api/llm/schedules'),
   // Read from the server's database: finished operations stay here after they leave the live list.
   history: ({ model, status, limit } = {}) => {
     const q = new URLSearchParams();

@@ -183,6 +183,7 @@ export class LiveStore extends EventTarget {
     const { type, ...fields } = msg;
     if (type === 'snapshot' || type === 'update') this.apply(fields, type);
     else if (type === 'removed') this.remove(msg.operation_id);
+    else if (type === 'model') this.dispatchEvent(new CustomEvent('model', { detail: fields }));
     else if (type === 'error') console.warn('Hoist: the server refused a live message:', msg.error && msg.error.message);
   }
 

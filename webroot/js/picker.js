@@ -2,7 +2,7 @@
 // a field for any hub repo id, the Load button, and errors shown inline.
 
 import { byId, h, setText, setAttr, setBusy } from './dom.js';
-import { parseModelInput, errorHint } from './format.js';
+import { parseModelInput, errorHint, formatBytes, formatDuration } from './format.js';
 
 const STORAGE_KEY = 'hoist.model';
 
@@ -29,6 +29,19 @@ function errorContent(lead, err) {
     h('span', { text: err.message || 'Something went wrong.' }),
     hint || code ? h('span', { class: 'error-detail' }, code ? h('code', { text: code }) : null, hint ? ` ${hint}` : null) : null,
   ];
+}
+
+/** "62 MiB in memory · idle 12 s · unloaded after 5 m idle": what keep-alive will do with it. */
+export function residentLine(r) {
+  if (!r) return '';
+  const bits = [];
+  if (typeof r.bytes_resident === 'number') bits.push(`${formatBytes(r.bytes_resident)} in memory`);
+  if (typeof r.idle_seconds === 'number') bits.push(`idle ${formatDuration(r.idle_seconds)}`);
+  if (r.pinned) bits.push('pinned: never unloaded when idle');
+  else if (typeof r.keep_alive_seconds === 'number') {
+    bits.push(r.keep_alive_seconds < 0 ? 'kept until unloaded' : `unloaded after ${formatDuration(r.keep_alive_seconds)} idle`);
+  }
+  return bits.join(' · ');
 }
 
 export class ModelPicker {
@@ -123,7 +136,9 @@ export class ModelPicker {
         ? h('span', { class: 'badge badge-downloaded', text: 'Downloaded' })
         : h('span', { class: 'badge badge-muted', text: 'Not downloaded' }));
       if (m.loaded) badges.push(h('span', { class: 'badge badge-loaded', text: 'Loaded' }));
+      if (m.resident && m.resident.pinned) badges.push(h('span', { class: 'badge', text: 'Pinned' }));
       details.querySelector('.model-badges').replaceChildren(...badges);
+      setText(details.querySelector('.model-resident'), residentLine(m.resident));
       e['unload-button'].hidden = !(m.loaded && this.caps.has('unload'));
     }
     const target = typed.ok ? typed.value : m ? m.name : '';
