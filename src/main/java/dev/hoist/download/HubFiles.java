@@ -78,6 +78,10 @@ final class HubFiles {
         if (next.getScheme() == null || !next.getScheme().matches("(?i)https?") || next.getHost() == null) {
           return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub redirected to a non-HTTP address; refusing to follow it"));
         }
+        String refused = RedirectPolicy.refusal(URI.create(hubs.endpoint(hub)), next);
+        if (refused != null) {
+          return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub redirected " + refused + "; refusing to follow it"));
+        }
         return get(hub, next.toString(), range, onRequest, redirects + 1);
       }
       return Future.succeededFuture(resp);
