@@ -21,6 +21,17 @@ function elapsedSeconds(op, extra, finished) {
   return Math.max(0, (updated - created) / 1000 + since);
 }
 
+/** The machine while it works: "Memory free 12 GiB · Disk free 80 GiB · Network 300 MiB/s · Heap 120 MiB". */
+export function resourcesLine(r) {
+  if (!r) return '';
+  const bits = [];
+  if (isNum(r.memory_available_bytes)) bits.push(`Memory free ${formatBytes(r.memory_available_bytes)}`);
+  if (isNum(r.disk_free_bytes)) bits.push(`Disk free ${formatBytes(r.disk_free_bytes)}`);
+  if (isNum(r.network_rx_bytes_per_second)) bits.push(`Network in ${formatRate(r.network_rx_bytes_per_second)}`);
+  if (isNum(r.heap_used_bytes)) bits.push(`JVM heap ${formatBytes(r.heap_used_bytes)}`);
+  return bits.join(' · ');
+}
+
 export class ProgressModal {
   /** actions: {retry(op) → new id, cancel(op)} */
   constructor({ store, caps, actions }) {
@@ -29,7 +40,7 @@ export class ProgressModal {
     this.actions = actions;
     this.dialog = byId('progress-modal');
     const ids = ['modal-title', 'modal-model', 'modal-sub', 'modal-status', 'modal-message', 'modal-progressbar',
-      'modal-percent', 'modal-stalled', 'modal-removed', 'modal-stages', 'stat-bytes-label', 'stat-bytes',
+      'modal-percent', 'modal-stalled', 'modal-removed', 'modal-stages', 'stat-bytes-label', 'stat-bytes', 'modal-resources',
       'stat-speed', 'stat-eta', 'stat-elapsed', 'modal-chart', 'modal-files', 'files-count', 'files-body',
       'modal-summary', 'sum-arch', 'sum-params', 'sum-tensors', 'sum-dtypes', 'sum-resident', 'sum-context',
       'modal-error', 'error-title', 'error-message', 'error-code', 'error-hint', 'modal-action-error',
@@ -324,6 +335,9 @@ export class ProgressModal {
     setText(e['stat-eta'], eta);
     const extra = this.lastExtra || { receivedAt: 0 };
     setText(e['stat-elapsed'], formatDuration(elapsedSeconds(op, extra, info.finished)));
+    const line = resourcesLine(info.finished ? null : stage.resources);
+    e['modal-resources'].hidden = !line;
+    setText(e['modal-resources'], line);
   }
 
   renderChart(op) {

@@ -19,3 +19,13 @@ test('a resident model says its footprint, idle time and keep-alive', () => {
   assert.match(residentLine({ keep_alive_seconds: -1 }), /kept until unloaded/);
   assert.equal(residentLine(null), '');
 });
+
+test('the machine resources line of the modal', async () => {
+  const { resourcesLine } = await import('../../../webroot/js/modal.js');
+  const line = resourcesLine({ memory_available_bytes: 8 * 1024 ** 3, disk_free_bytes: 80 * 1024 ** 3, network_rx_bytes_per_second: 1024 ** 2, heap_used_bytes: 100 * 1024 ** 2 });
+  assert.match(line, /Memory free 8(\.0)? GiB/);
+  assert.match(line, /Disk free 80(\.0)? GiB/);
+  assert.match(line, /Network in/);
+  assert.match(line, /JVM heap 100(\.0)? MiB/);
+  assert.equal(resourcesLine(null), '');
+});
