@@ -246,8 +246,10 @@ class OpenApiContractTest {
     hoist.call(HttpMethod.GET, "/api/llm/history?status=sleeping", null, null, 400);
     assertThat(hoist.json(HttpMethod.GET, "/api/llm/stats", null, 200).getJsonArray("models")).isNotEmpty();
     assertThat(hoist.json(HttpMethod.GET, "/api/llm/models", null, 200).getJsonArray("models")).isNotEmpty();
+    hoist.call(HttpMethod.POST, "/api/llm/models/demo-gguf/touch", null, null, 200);
     hoist.call(HttpMethod.POST, "/api/llm/models/demo-gguf/unload", null, null, 200);
     hoist.call(HttpMethod.POST, "/api/llm/models/demo-gguf/unload", null, null, 404);
+    hoist.call(HttpMethod.POST, "/api/llm/models/demo-gguf/touch", null, null, 404);
     hoist.call(HttpMethod.POST, "/api/llm/models/no-such-model/unload", null, null, 404);
   }
 
