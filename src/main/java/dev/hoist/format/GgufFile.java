@@ -140,20 +140,12 @@ public final class GgufFile {
 
   /** Total number of elements of all tensors. */
   public long parameterCount() {
-    long n = 0;
-    for (TensorInfo t : tensors) {
-      n = Math.addExact(n, t.elements());
-    }
-    return n;
+    return TensorInfo.parameterCount(tensors);
   }
 
   /** Number of tensors of each ggml type, sorted by type name. */
   public Map<String, Long> dtypes() {
-    Map<String, Long> counts = new TreeMap<>();
-    for (TensorInfo t : tensors) {
-      counts.merge(t.dtype(), 1L, Long::sum);
-    }
-    return Collections.unmodifiableMap(counts);
+    return TensorInfo.dtypeCounts(tensors);
   }
 
   /** {@code general.architecture}, or null if absent or not a string. */

@@ -115,20 +115,12 @@ public final class SafetensorsFile {
 
   /** Total number of elements of all tensors. */
   public long parameterCount() {
-    long n = 0;
-    for (TensorInfo t : tensors) {
-      n = Math.addExact(n, t.elements());
-    }
-    return n;
+    return TensorInfo.parameterCount(tensors);
   }
 
   /** Number of tensors of each dtype, sorted by dtype name. */
   public Map<String, Long> dtypes() {
-    Map<String, Long> counts = new TreeMap<>();
-    for (TensorInfo t : tensors) {
-      counts.merge(t.dtype(), 1L, Long::sum);
-    }
-    return Collections.unmodifiableMap(counts);
+    return TensorInfo.dtypeCounts(tensors);
   }
 
   /** A header entry before offsets are made absolute: data_offsets are relative to the data buffer. */

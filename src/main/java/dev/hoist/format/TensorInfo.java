@@ -52,4 +52,22 @@ public record TensorInfo(String name, String dtype, long[] shape, long offset, l
     return "TensorInfo[name=" + name + ", dtype=" + dtype + ", shape=" + Arrays.toString(shape)
         + ", offset=" + offset + ", length=" + length + ", elements=" + elements + "]";
   }
+
+  /** Total number of elements of {@code tensors}, overflow-checked. */
+  public static long parameterCount(java.util.List<TensorInfo> tensors) {
+    long n = 0;
+    for (TensorInfo t : tensors) {
+      n = Math.addExact(n, t.elements());
+    }
+    return n;
+  }
+
+  /** Number of tensors of each dtype, sorted by dtype name. */
+  public static java.util.Map<String, Long> dtypeCounts(java.util.List<TensorInfo> tensors) {
+    java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+    for (TensorInfo t : tensors) {
+      counts.merge(t.dtype(), 1L, Long::sum);
+    }
+    return java.util.Collections.unmodifiableMap(counts);
+  }
 }
