@@ -40,6 +40,11 @@ final class LiveUpdates {
   private final Vertx vertx;
   private final DeliveryOptions requestOptions;
   private final Set<Subscriber> subscribers = new HashSet<>();
+  /**
+   * Subscribers by what they follow (an operation id, or "*"): a change visits only those that
+   * want it, not every open socket — with thousands of idle connections that scan was the cost.
+   */
+  private final Map<String, Set<Subscriber>> byTopic = new HashMap<>();
   private final int maxSubscriptions;
   private final long idleMs;
   private final int maxQueuedBytes;
@@ -65,10 +70,8 @@ final class LiveUpdates {
   /** A model unloaded on Hoist's own initiative (keep-alive, eviction): told to everyone following "*". */
   private void onModelEvent(Message<JsonObject> msg) {
     String frame = new JsonObject().put("type", "model").mergeIn(msg.body()).encode();
-    for (Subscriber s : subscribers) {
-      if (s.topics.contains(ALL)) {
-        s.send(frame);
-      }
+    for (Subscriber s : byTopic.getOrDefault(ALL, Set.of())) {
+      s.send(frame);
     }
   }
 
@@ -107,6 +110,7 @@ final class LiveUpdates {
     ws.closeHandler(v -> {
       vertx.cancelTimer(pinger);
       subscribers.remove(s);
+      new ArrayList<>(s.topics).forEach(topic -> unfollow(s, topic));
     });
     ws.exceptionHandler(err -> log.debug("WebSocket error: {}", err.getMessage()));
   }
@@ -115,14 +119,33 @@ final class LiveUpdates {
     JsonObject change = msg.body();
     String id = change.getString(OPERATION_ID);
     long seq = change.getLong(SEQ, 0L);
-    String frame = null;
-    for (Subscriber s : subscribers) {
-      if (s.wants(id)) {
-        if (frame == null) {
-          frame = frame(change.getBoolean(REMOVED, false) ? "removed" : "update", change);
-        }
+    Set<Subscriber> all = byTopic.getOrDefault(ALL, Set.of());
+    Set<Subscriber> one = byTopic.getOrDefault(id, Set.of());
+    if (all.isEmpty() && one.isEmpty()) {
+      return;
+    }
+    // Serialized once; the same text goes to every subscriber.
+    String frame = frame(change.getBoolean(REMOVED, false) ? "removed" : "update", change);
+    for (Subscriber s : new ArrayList<>(all)) {
+      s.deliver(id, seq, frame);
+    }
+    for (Subscriber s : new ArrayList<>(one)) {
+      if (!all.contains(s)) {
         s.deliver(id, seq, frame);
       }
+    }
+  }
+
+  private void follow(Subscriber s, String topic) {
+    s.topics.add(topic);
+    byTopic.computeIfAbsent(topic, k -> new HashSet<>()).add(s);
+  }
+
+  private void unfollow(Subscriber s, String topic) {
+    s.topics.remove(topic);
+    Set<Subscriber> set = byTopic.get(topic);
+    if (set != null && set.remove(s) && set.isEmpty()) {
+      byTopic.remove(topic);
     }
   }
 
@@ -190,7 +213,7 @@ final class LiveUpdates {
         }
         subscribe((String) id);
       } else if ("unsubscribe".equals(type)) {
-        topics.remove(id);
+        unfollow(this, (String) id);
         send(new JsonObject().put("type", "unsubscribed").put(OPERATION_ID, id).encode());
       } else {
         sendError(ErrorCode.BAD_REQUEST, "unknown message type '" + type + "'; use subscribe or unsubscribe");
@@ -198,7 +221,7 @@ final class LiveUpdates {
     }
 
     void subscribe(String id) {
-      topics.add(id);
+      follow(this, id);
       syncing++;
       Future<JsonArray> snapshot = ALL.equals(id)
           ? vertx.eventBus().<JsonObject>request(OPS_LIST, new JsonObject(), requestOptions)
@@ -220,7 +243,7 @@ final class LiveUpdates {
           }
           send(new JsonObject().put("type", "subscribed").put(OPERATION_ID, id).put("count", ops.size()).encode());
         } else {
-          topics.remove(id);
+          unfollow(this, id);
           HoistException e = Failures.toHoist(ar.cause());
           sendError(e.code(), e.getMessage());
         }
