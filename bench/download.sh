@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Benchmarks 1 (download) and 5 (progress overhead).
+#
+# One 2 GiB safetensors file, served by Debian's nginx in the hub's URL shape on loopback, page cache
+# warm, fetched into the same tmpfs by:
+#   curl          one stream
+#   aria2c        -x8 -s8 (8 connections)
+#   hoist         POST /api/llm/load, default HOIST_PROGRESS_INTERVAL_MS=200; time = the timeline's
+#                 downloading -> loading, CPU = the JVM's CPU time over that window (/proc/PID/stat)
+#   hoist-quiet   the same with HOIST_PROGRESS_INTERVAL_MS=10000: progress reports 10 s apart, the
+#                 nearest thing to "progress off" (there is no switch to turn it off)
+# Both Hoists run side by side for the whole benchmark, each warmed up first with one unmeasured
+# 256 MiB download (JIT); the order of the four rotates every round.
+# Writes $PARTS/download.jsonl (one line per transfer) and $PARTS/download.json.
+#
+# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+install_cleanup
+
+SIZE=${DL_SIZE:-$((2 << 30))}
+RUNS=${DL_RUNS:-5}
+REPO=bench/big
+
+model="$FIXTURES/big-$SIZE.safetensors"
+fixture_model "$model" "$SIZE" >/dev/null
+WARM_SIZE=$((256 << 20))
+warm_model="$FIXTURES/big-$WARM_SIZE.safetensors"
+fixture_model "$warm_model" "$WARM_SIZE" >/dev/null
+scratch_dir site /tmp
+commit=$("$PY" "$LIB/fixtures.py" site "$site" "$REPO" "$model")
+"$PY" "$LIB/fixtures.py" site "$site" bench/warm-up "$warm_model" >/dev/null
+start_nginx "$site"
+url="http://127.0.0.1:$NGINX_PORT/$REPO/resolve/$commit/model.safetensors"
+warm_file "$model"
+log "download: $((SIZE >> 20)) MiB from nginx :$NGINX_PORT, $RUNS rounds; page cache of the source: $(page_cached_pct "$model")%"
+
+scratch_dir dest
+avail=$(df -B1 --output=avail "$dest" | tail -1)
+[ "$avail" -gt $((SIZE * 3)) ] || die "need $((SIZE * 3 >> 20)) MiB free in $dest ($(df -h "$dest" | tail -1))"
+
+start_hoist dl "$dest/hoist"
+HOIST_ON_PID=$HOIST_PID HOIST_ON_URL=$HOIST_URL
+start_hoist dl-quiet "$dest/hoist-quiet" HOIST_PROGRESS_INTERVAL_MS=10000
+HOIST_OFF_PID=$HOIST_PID HOIST_OFF_URL=$HOIST_URL
+
+# A fresh JVM compiles the download path while it runs its first download (seen here: several CPU
+# seconds in the JIT's threads): each Hoist first fetches a 256 MiB file, not measured.
+for h in "$HOIST_ON_URL $HOIST_ON_PID $dest/hoist" "$HOIST_OFF_URL $HOIST_OFF_PID $dest/hoist-quiet"; do
+  set -- $h
+  "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model bench/warm-up --stop-at loading >/dev/null \
+    || die "warm-up download failed"
+  rm -rf "$3/hub"
+done
+log "download: Hoists warmed up"
+
+runs="$PARTS/download.jsonl"
+: >"$runs"
+
+record() { # record TOOL ROUND JSON
+  "$PY" -c 'import json,sys; d=json.loads(sys.argv[3]); d.update(tool=sys.argv[1], round=int(sys.argv[2]), bytes=int(sys.argv[4])); print(json.dumps(d))' \
+    "$1" "$2" "$3" "$SIZE" >>"$runs"
+}
+
+run_curl() {
+  local out
+  out=$("$PY" "$LIB/timed.py" curl -sS --fail -o "$dest/curl.bin" "$url")
+  [ "$(stat -c %s "$dest/curl.bin")" = "$SIZE" ] || die "curl fetched a wrong size"
+  rm -f "$dest/curl.bin"
+  record curl "$1" "$out"
+}
+
+run_aria2c() {
+  local out
+  out=$("$PY" "$LIB/timed.py" aria2c -x8 -s8 --no-conf --quiet=true --file-allocation=falloc \
+    --allow-overwrite=true --auto-file-renaming=false -d "$dest" -o aria2c.bin "$url")
+  [ "$(stat -c %s "$dest/aria2c.bin")" = "$SIZE" ] || die "aria2c fetched a wrong size"
+  rm -f "$dest/aria2c.bin"
+  record aria2c "$1" "$out"
+}
+
+# run_hoist TOOL URL PID DATA ROUND: a fresh cache each time; the operation is cancelled once it
+# reaches the load stage (only the download is measured here).
+run_hoist() {
+  local tool=$1 base=$2 pid=$3 data=$4 round=$5 out id
+  rm -rf "$data/hub"
+  threads=$("$PY" "$LIB/threads.py" "$pid")
+  out=$("$PY" "$LIB/hoist_op.py" --base "$base" --pid "$pid" --model "$REPO" --stop-at loading) \
+    || die "$tool: the load did not reach the load stage: $out"
+  threads=$("$PY" "$LIB/threads.py" "$pid" "$threads")  # the JVM's CPU by thread over the whole operation
+  id=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["operation_id"])' "$out")
+  curl -fs -X DELETE "$base/api/llm/progress/$id" -o /dev/null || true
+  out=$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"seconds": d["download_s"], "cpu_s": d["download_cpu_s"], "operation_id": d["operation_id"], "threads_cpu_s": json.loads(sys.argv[2])}))' "$out" "$threads")
+  rm -rf "$data/hub"
+  record "$tool" "$round" "$out"
+}
+
+tools=(curl aria2c hoist hoist-quiet)
+for round in $(seq 1 "$RUNS"); do
+  for i in 0 1 2 3; do
+    tool=${tools[$(((i + round - 1) % 4))]}
+    case $tool in
+      curl) run_curl "$round" ;;
+      aria2c) run_aria2c "$round" ;;
+      hoist) run_hoist hoist "$HOIST_ON_URL" "$HOIST_ON_PID" "$dest/hoist" "$round" ;;
+      hoist-quiet) run_hoist hoist-quiet "$HOIST_OFF_URL" "$HOIST_OFF_PID" "$dest/hoist-quiet" "$round" ;;
+    esac
+    log "round $round: $(tail -1 "$runs")"
+  done
+done
+
+# For scale, not a goal: what sha256 alone costs per GB here (Hoist hashes every byte it downloads).
+record sha256sum 0 "$("$PY" "$LIB/timed.py" sha256sum "$model" 2>/dev/null)"
+
+"$PY" -c 'import json,sys; print(json.dumps({"size": int(sys.argv[1]), "rounds": int(sys.argv[2]), "destination": "tmpfs",
+  "runs": [json.loads(l) for l in open(sys.argv[3])]}))' "$SIZE" "$RUNS" "$runs" >"$PARTS/download.json"
+log "download: done"
