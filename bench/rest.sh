@@ -6,14 +6,14 @@
 # the operation's JSON, and the reply; the baseline only encodes a constant. Rounds alternate.
 # Writes $PARTS/rest.json.
 #
-# Env: REST_SECONDS (per wrk run, default 8), REST_CONNECTIONS (default 32), REST_ROUNDS (default 2).
+# Env: REST_SECONDS (per wrk run, default 6), REST_CONNECTIONS (default 32), REST_ROUNDS (default 3).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 install_cleanup
 
-SECONDS_PER_RUN=${REST_SECONDS:-8}
+SECONDS_PER_RUN=${REST_SECONDS:-6}
 CONNECTIONS=${REST_CONNECTIONS:-32}
-ROUNDS=${REST_ROUNDS:-2}
+ROUNDS=${REST_ROUNDS:-3}
 
 scratch_dir data
 start_driver rest "$data"

@@ -50,7 +50,7 @@ def render(results, rows, table, charts, rel):
         ("FANOUT_CONNECTIONS", "10000", "1000", "WebSocket connections, all subscribed to `*` while idle"),
         ("FANOUT_LIVE", "20", "10", "of those, how many keep following `*` while operations update (the rest stay connected, unsubscribed)"),
         ("FANOUT_OPS / FANOUT_HZ / FANOUT_SECONDS", "100 / 10 / 10", "100 / 10 / 5", "operations, updates a second each, measured seconds (after a 3 s warm-up, `FANOUT_WARMUP`)"),
-        ("REST_SECONDS / REST_CONNECTIONS / REST_ROUNDS", "8 / 32 / 2", "3 / 32 / 1", "wrk duration, connections, alternating rounds"),
+        ("REST_SECONDS / REST_CONNECTIONS / REST_ROUNDS", "6 / 32 / 3", "3 / 32 / 1", "wrk duration, connections, alternating rounds"),
         ("MEMORY_OPS / MEMORY_LOGS", "1000 / 100", "200 / 100", "finished operations, log lines each"),
     ):
         w("| `" + row[0].replace(" / ", "` / `") + "` | " + " | ".join(row[1:]) + " |")
@@ -77,6 +77,12 @@ def render(results, rows, table, charts, rel):
 
     w("## Results\n")
     w(table + "\n")
+    w("Ratios are Hoist ÷ reference for throughput (higher is better) and the median over the rounds of the ratio "
+      "*within* each round, whose runs are seconds apart — more robust to the machine getting busier or quieter "
+      "between rounds than a ratio of medians. For fan-out latency the ratio is the p99 with the idle connections "
+      "÷ the p99 of the live subscribers alone (lower is better); for overhead, seconds with progress every 200 ms "
+      "÷ seconds with progress every 10 s. NOISY: the rounds disagree by more than the goal's band, so this run "
+      "cannot tell (the guess in brackets is the median's side).\n")
     if results.get("errors"):
         for name, err in results["errors"].items():
             w(f"- **{name}: not measured** — {err}")
@@ -102,7 +108,7 @@ def render(results, rows, table, charts, rel):
         w("| client | runs | median s | MB/s | CPU s/GB | every run (s) |\n|---|---|---|---|---|---|")
         for t, label in (("curl", "curl"), ("aria2c", "aria2c -x8 -s8"), ("hoist", "Hoist"),
                          ("hoist-quiet", "Hoist, progress every 10 s"),
-                         ("sha256sum", "for scale: `sha256sum` of the file (no download)")):
+                         ("sha256", "for scale: `openssl dgst -sha256` of the file (hashing only, no download)")):
             if t in s:
                 x = s[t]
                 w(f"| {label} | {x['runs']} | {f(x['seconds_median'], 2)} | {f(x['mb_per_s'], 0)} | "
@@ -114,16 +120,19 @@ def render(results, rows, table, charts, rel):
             w("Where Hoist's CPU went (median of its runs, CPU seconds per GB, by JVM thread group, over the whole "
               "operation — initializing and the cancel included):\n")
             w("| thread group | CPU s/GB | what runs there |\n|---|---|---|")
-            what = {"vert.x-eventloop-thread-N": "Netty reads of the HTTP responses, Vert.x buffers, the stages' and registry's logic",
-                    "vert.x-worker-thread-N": "file writes (BlobSink) and sha256 of the written bytes (PrefixHasher)",
-                    "CN CompilerThre": "the JIT compiling (should be ~0 after the warm-up)",
-                    "GC Thread#N": "garbage collection", "G1 Conc#N": "garbage collection (concurrent)",
-                    "hoist-registry-store-N": "the registry's SQLite writes",
-                    "java": "the main thread"}
+            # Linux keeps 15 characters of a thread's name: match on prefixes.
+            what = [("vert.x-eventloo", "Vert.x event loops: Netty reads of the HTTP responses, the stages' and registry's logic"),
+                    ("vert.x-worker", "Vert.x workers: file writes (BlobSink) and the sha256 of the written bytes (PrefixHasher)"),
+                    ("CN Compiler", "the JIT compiler, still compiling after the 256 MiB warm-up"),
+                    ("GC Thread", "garbage collection"), ("G1 ", "garbage collection (concurrent)"),
+                    ("hoist-registry", "the registry's SQLite writes"),
+                    ("hoist-load-page", "the load stage's pager, in the moment before the cancel"),
+                    ("vert.x-acceptor", "accepting connections"), ("java", "the main thread")]
             shown = 0
             for g, v in h["threads_cpu_s_per_gb"].items():
                 if v >= 0.01 and shown < 8:
-                    w(f"| `{g}` | {v:.2f} | {what.get(g, '')} |")
+                    label = next((t for p, t in what if g.startswith(p)), "")
+                    w(f"| `{g}` | {v:.2f} | {label} |")
                     shown += 1
             w("")
         if h and c and h.get("mb_per_s") and c.get("mb_per_s") and h["mb_per_s"] < c["mb_per_s"]:
@@ -135,12 +144,16 @@ def render(results, rows, table, charts, rel):
               f"{f(busy * 100 if busy is not None else None, 0)}% of one core busy during its download (2 cores exist). "
               "It does more per byte than curl — it hashes every byte with sha256 on a worker thread while writing "
               "it"
-              + (f" (`sha256sum` alone costs {f(s['sha256sum']['cpu_s_per_gb'], 2)} CPU s/GB on this machine)" if s.get("sha256sum") else "")
-              + ", copies each buffer from Netty into the JVM heap and out again, and reports progress — and the "
-              "table above says which threads spent it. What would make it faster: read into direct buffers and "
-              "write them with `FileChannel` without the heap copy; keep the write+hash worker busy with larger "
-              "batches (fewer thread hops per MB); and profile the event loop's share (async-profiler or JFR during "
-              "`BENCHES=download bench/run.sh`, `HOIST_JAVA_OPTS=-XX:StartFlightRecording=...`).\n")
+              + (f" (sha256 alone, with OpenSSL's SHA-NI code, costs {f(s['sha256']['cpu_s_per_gb'], 2)} CPU s/GB on this machine)" if s.get("sha256") else "")
+              + "; it copies every received buffer twice before the kernel does (`BlobSink.writeBatch` takes "
+              "`Buffer.getBytes()`, a new `byte[]`, and `FileChannel.write` of a heap buffer copies that again into a "
+              "temporary direct buffer); and it reports progress. The table above says which threads spent it: the "
+              "workers' write + hash cost well above what hashing alone needs. Candidates, to confirm with a profile "
+              "(JFR: `HOIST_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/h.jfr,settings=profile BENCHES=download "
+              "bench/run.sh`): write Netty's direct buffers as they are (their NIO views) and hash "
+              "the same `ByteBuffer`, with no copy through the heap; larger write batches (fewer thread hops per MB); "
+              "hashing on its own thread so that writing and hashing overlap; and less per-buffer work on the event "
+              "loop.\n")
     # ------------------------------------------------------------------ 2
     d = b.get("load")
     w("## 2. Load\n")
@@ -306,15 +319,15 @@ def render(results, rows, table, charts, rel):
           f"({used / d['operations'] / 1024:.1f} KiB per operation), {d['live_operations']:,} in the live list; the run took "
           f"{f(d['wall_s'])} s and {f(d['jvm_cpu_s'])} CPU s.\n")
         w(f"Verdict: {verdicts(rows, '6.')}.\n")
-        w("The time is spent publishing: each log line is a change, and each change builds and publishes the whole "
-          "operation with all its log lines so far (work quadratic in the lines per operation), and the registry "
-          "writes changed operations to its database every 250 ms.\n")
+        w("Not profiled, but by the code's shape the CPU goes to publishing: each log line is a change, each change "
+          "builds and publishes the whole operation with all its log lines so far (work quadratic in the lines per "
+          "operation), and the registry writes changed operations to its database every 250 ms.\n")
 
     w("## Limits of these measurements\n")
     w("- Two cores for everything: the load generators (curl/aria2c/wrk/Node) compete with Hoist for the same cores, "
       "as they would on a small server; the references are subject to the same.\n"
       "- Loopback and page cache make the network and the disk free, which isolates the CPU cost of each client — "
-      "that is the intent — but real downloads are usually network-bound, where all three would be close.\n"
+      "that is the intent; over a real network, bandwidth rather than CPU per GB usually sets the pace.\n"
       "- Few rounds to stay within 15 minutes; raise `DL_RUNS`, `LOAD_RUNS`, `REST_ROUNDS` for tighter numbers.\n"
       "- The machine is shared with other engineers' builds and tests; see \"How busy\" above.\n")
     return "\n".join(out) + "\n"
