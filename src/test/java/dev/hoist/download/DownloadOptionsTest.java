@@ -2,51 +2,21 @@ package dev.hoist.download;
 
 import static dev.hoist.download.DownloadHarness.WEIGHTS;
 import static dev.hoist.download.DownloadHarness.logs;
-import static dev.hoist.support.TestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.format.DataSource;
 import dev.hoist.format.GgmlType;
 import dev.hoist.format.GgufWriter;
-import dev.hoist.support.FaultHub;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The request's options: include, file, quantization and max_bytes_per_second. */
-class DownloadOptionsTest {
-
-  @TempDir
-  Path dataDir;
-  @TempDir
-  Path hubDir;
-  private Vertx vertx;
-  private DownloadHarness h;
-  private FaultHub hub;
-
-  @BeforeEach
-  void setUp() {
-    vertx = Vertx.vertx();
-    h = new DownloadHarness(vertx, dataDir, hubDir);
-    hub = h.startHub();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    try {
-      h.assertCacheIntact();
-    } finally {
-      await(vertx.close());
-    }
-  }
+class DownloadOptionsTest extends DownloadFixture {
 
   @Test
   void includeMeansExactlyTheMatchingFiles() throws Exception {

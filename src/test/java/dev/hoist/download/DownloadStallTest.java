@@ -3,52 +3,21 @@ package dev.hoist.download;
 import static dev.hoist.download.DownloadHarness.WEIGHTS;
 import static dev.hoist.download.DownloadHarness.logs;
 import static dev.hoist.download.DownloadHarness.sha256;
-import static dev.hoist.support.TestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.HoistConfig;
-import dev.hoist.support.FaultHub;
 import dev.hoist.support.FaultHub.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A hub that goes quiet: a stall shows in the progress while it lasts ({@code stalled},
  * {@code stalled_seconds}, every second), the silent connection is replaced, and the transfer
  * resumes with Range; a slow but steady drip is not a stall.
  */
-class DownloadStallTest {
-
-  @TempDir
-  Path dataDir;
-  @TempDir
-  Path hubDir;
-  private Vertx vertx;
-  private DownloadHarness h;
-  private FaultHub hub;
-
-  @BeforeEach
-  void setUp() {
-    vertx = Vertx.vertx();
-    h = new DownloadHarness(vertx, dataDir, hubDir);
-    hub = h.startHub();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    try {
-      h.assertCacheIntact();
-    } finally {
-      await(vertx.close());
-    }
-  }
+class DownloadStallTest extends DownloadFixture {
 
   @Test
   void aFullStallShowsAsStalledEverySecondThenRecoversOnANewConnection() throws Exception {

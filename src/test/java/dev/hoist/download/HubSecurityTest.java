@@ -15,17 +15,13 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.hoist.HoistConfig;
 import dev.hoist.support.FaultHub;
 import dev.hoist.support.FaultHub.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -36,33 +32,9 @@ import org.slf4j.LoggerFactory;
  * the hub's own origin only and appears in no progress, error or log line; a gated repo fails at
  * once naming HF_TOKEN; file names that could leave the cache are refused before any file exists.
  */
-class HubSecurityTest {
+class HubSecurityTest extends DownloadFixture {
 
   private static final String TOKEN = "hf_TestSecretToken_9f8e7d6c5b4a3210";
-
-  @TempDir
-  Path dataDir;
-  @TempDir
-  Path hubDir;
-  private Vertx vertx;
-  private DownloadHarness h;
-  private FaultHub hub;
-
-  @BeforeEach
-  void setUp() {
-    vertx = Vertx.vertx();
-    h = new DownloadHarness(vertx, dataDir, hubDir);
-    hub = h.startHub();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    try {
-      h.assertCacheIntact();
-    } finally {
-      await(vertx.close());
-    }
-  }
 
   @Test
   void theTokenAppearsInNoProgressErrorOrLogWhateverTheHubDoes() throws Exception {

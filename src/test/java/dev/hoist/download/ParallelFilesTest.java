@@ -1,48 +1,17 @@
 package dev.hoist.download;
 
 import static dev.hoist.download.DownloadHarness.logs;
-import static dev.hoist.support.TestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.HoistConfig;
-import dev.hoist.support.FaultHub;
 import dev.hoist.support.FaultHub.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Several files at once (HOIST_DOWNLOAD_PARALLEL_FILES), within one cap on connections (HOIST_DOWNLOAD_MAX_CONNECTIONS). */
-class ParallelFilesTest {
-
-  @TempDir
-  Path dataDir;
-  @TempDir
-  Path hubDir;
-  private Vertx vertx;
-  private DownloadHarness h;
-  private FaultHub hub;
-
-  @BeforeEach
-  void setUp() {
-    vertx = Vertx.vertx();
-    h = new DownloadHarness(vertx, dataDir, hubDir);
-    hub = h.startHub();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    try {
-      h.assertCacheIntact();
-    } finally {
-      await(vertx.close());
-    }
-  }
+class ParallelFilesTest extends DownloadFixture {
 
   @ParameterizedTest(name = "{0} file(s) at once")
   @ValueSource(ints = {1, 4})
