@@ -1,4 +1,7 @@
-// The REST client: one place that knows the paths and turns every failure into an ApiError.
+// The REST client: one place that knows the paths, sends the API token on every request (see
+// auth.js) and turns every failure into an ApiError. Every fetch of the dashboard goes through here.
+
+import { Access, authHeaders, withAccessToken } from './auth.js';
 
 const TIMEOUT_MS = 15000;
 
@@ -27,17 +30,16 @@ const STATUS_TEXT = {
   504: 'The request timed out',
 };
 
-async function request(method, path, body) {
+async function send(fetchImpl, method, path, body, token) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
-  const init = { method, cache: 'no-store', signal: controller.signal, headers: { Accept: 'application/json' } };
+  const init = { method, cache: 'no-store', signal: controller.signal, headers: { Accept: 'application/json', ...authHeaders(token) } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let res;
   try {
-    res = await fetch(path, init);
+    return await fetchImpl(path, init);
   } catch (e) {
     const timedOut = e && e.name === 'AbortError';
     throw new ApiError(0, timedOut ? 'timed_out' : 'network_error',
@@ -46,6 +48,9 @@ async function request(method, path, body) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+async function read(res) {
   let data = null;
   if (res.status !== 204) {
     const text = await res.text().catch(() => '');
@@ -59,6 +64,10 @@ async function request(method, path, body) {
   }
   if (!res.ok) {
     const err = data && typeof data.error === 'object' && data.error ? data.error : null;
+    if (res.status === 401) {
+      throw new ApiError(401, (err && err.code) || 'unauthorized',
+        'This Hoist server needs its API token (HOIST_API_TOKEN) for that.', { body: data });
+    }
     throw new ApiError(
       res.status,
       (err && err.code) || `http_${res.status}`,
@@ -68,6 +77,41 @@ async function request(method, path, body) {
   }
   return data;
 }
+
+/**
+ * A request function: sends the current token; on 401 asks `access` for one (the dialog) and sends
+ * the request again with it, until the server takes it or the user cancels. Reads are background
+ * work and stop asking once the user cancelled; anything else is a user's action and asks again.
+ */
+export function makeRequest({ access, fetchImpl = (...args) => fetch(...args) }) {
+  return async function request(method, path, body) {
+    let asked = false;
+    for (;;) {
+      const token = access.token();
+      let res;
+      try {
+        res = await send(fetchImpl, method, path, body, token);
+      } catch (err) {
+        if (asked) access.unreachable(token);
+        throw err;
+      }
+      if (res.status === 401) {
+        const next = await access.refused(token, { interactive: method !== 'GET' && method !== 'HEAD' });
+        if (next) {
+          asked = true;
+          continue;
+        }
+      } else if (asked) {
+        access.accepted(token); // past the token check, whatever the answer: the token is right
+      }
+      return read(res);
+    }
+  };
+}
+
+/** The page's one token holder (sessionStorage); tokendialog.js plugs the question in. */
+export const access = new Access();
+const request = makeRequest({ access });
 
 const enc = encodeURIComponent;
 
@@ -94,6 +138,7 @@ export const api = {
   stats: () => request('GET', '/api/llm/stats'),
 };
 
-export function wsUrl(loc = window.location) {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/llm/ws`;
+/** The WebSocket URL, with an accepted token as access_token (the server's only way for browsers). */
+export function wsUrl(loc = window.location, token = access.verified()) {
+  return withAccessToken(`${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/llm/ws`, token);
 }

@@ -2,7 +2,9 @@
 // seq after a gap or a reconnect, and polled over REST while the WebSocket is down.
 //
 // Events: "change" {id, op, prev, removed} for every applied change; "mode" {mode} when the
-// connection mode changes: "connecting", "live" (WebSocket), "polling" (REST fallback), "offline".
+// connection mode changes: "connecting", "live" (WebSocket), "polling" (REST fallback), "offline",
+// "locked" (the server wants the API token and the page has none). `url` may be a function, asked
+// on every connect (so a token entered meanwhile is used).
 
 import { api as defaultApi } from './api.js';
 import { isNum, mergeLogs } from './format.js';
@@ -93,8 +95,8 @@ export class LiveStore extends EventTarget {
 
   /** Skips the remaining backoff wait, e.g. when the browser says the network is back. */
   reconnectNow() {
+    this.attempt = 0; // also for a handshake in flight: if it fails, the next try comes soon
     if (this.stopped || this.ws) return;
-    this.attempt = 0;
     clearTimeout(this.timers.reconnect);
     this.connect();
   }
@@ -126,7 +128,7 @@ export class LiveStore extends EventTarget {
     }
     let ws;
     try {
-      ws = new this.WebSocketImpl(this.url);
+      ws = new this.WebSocketImpl(typeof this.url === 'function' ? this.url() : this.url);
     } catch {
       this.wsDown();
       return;
@@ -202,9 +204,9 @@ export class LiveStore extends EventTarget {
       await this.syncList();
       this.pollFailures = 0;
       if (this.polling) this.setMode('polling');
-    } catch {
+    } catch (err) {
       this.pollFailures++;
-      if (this.polling) this.setMode('offline');
+      if (this.polling) this.setMode(err && err.status === 401 ? 'locked' : 'offline');
     }
     if (!this.polling) return;
     const wait = this.pollFailures ? Math.min(this.pollMs * 2 ** this.pollFailures, 5000) : this.pollMs;
