@@ -2,9 +2,11 @@
 // Modules (no framework, no build): js/api.js REST client · js/live.js WebSocket + polling store ·
 // js/format.js pure helpers · js/modal.js progress modal · js/chart.js throughput chart ·
 // js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js ·
-// js/history.js + js/timeline.js history and statistics · js/views.js the Live / History tabs.
+// js/history.js + js/timeline.js history and statistics · js/views.js the Live / History tabs ·
+// js/auth.js + js/tokendialog.js the API token (asked for when the server refuses a request).
 
-import { api, wsUrl, ApiError } from './js/api.js';
+import { api, access, wsUrl, ApiError } from './js/api.js';
+import { TokenDialog } from './js/tokendialog.js';
 import { Capabilities, classifyAnswer } from './js/capabilities.js';
 import { LiveStore } from './js/live.js';
 import { ProgressModal } from './js/modal.js';
@@ -19,7 +21,8 @@ import { statusInfo, clampPercent } from './js/format.js';
 
 hydrateIcons();
 
-const store = new LiveStore({ url: wsUrl() });
+// A function, so each (re)connect carries the token accepted by then.
+const store = new LiveStore({ url: () => wsUrl() });
 const caps = new Capabilities();
 
 /** Starts a load and returns its operation id (fetching the operation at once for a quick first paint). */
@@ -104,9 +107,30 @@ setupViews({ onShow: (view) => historyView.show(view === 'history') });
 const MODES = {
   connecting: { label: 'Connecting…', title: 'Connecting to the Hoist server' },
   live: { label: 'Live', title: 'Live updates over a WebSocket' },
+  locked: { label: 'Token needed', title: 'This Hoist server needs its API token. Use "Enter API token".' },
   polling: { label: 'Polling', title: 'The WebSocket is unavailable, so the page asks for changes every second. It switches back by itself.' },
   offline: { label: 'Offline', title: 'The Hoist server cannot be reached. Retrying…' },
 };
+
+// ---------------------------------------------------------------- API token
+
+const tokenDialog = new TokenDialog({
+  access,
+  // The open WebSocket was let in with the token: start over without it.
+  onForget: () => {
+    store.stop();
+    store.start();
+  },
+  // "Enter API token" after a Cancel: read again, which asks for it.
+  onEnter: () => {
+    store.reconnectNow();
+    store.syncList().catch(() => {});
+    picker.refresh();
+    schedules.refresh();
+  },
+});
+// A token just accepted: the WebSocket tries again at once, now with it.
+access.addEventListener('accepted', () => store.reconnectNow());
 
 const connection = byId('connection-status');
 function renderMode() {
@@ -119,8 +143,9 @@ function renderMode() {
 let lastMode = store.mode;
 store.addEventListener('mode', () => {
   renderMode();
-  // Back from offline: what failed meanwhile (catalog, capability probes) is asked again.
-  if (lastMode === 'offline' && (store.mode === 'live' || store.mode === 'polling')) {
+  tokenDialog.setLocked(store.mode === 'locked');
+  // Back from offline (or a missing token): what failed meanwhile (catalog, capability probes) is asked again.
+  if ((lastMode === 'offline' || lastMode === 'locked') && (store.mode === 'live' || store.mode === 'polling')) {
     picker.refresh();
     caps.probeUnknown();
   }

@@ -57,6 +57,7 @@ const ICONS = {
   arrowDown: ['M12 5v14', 'M6 13l6 6 6-6'],
   trash: ['M5 7h14', 'M10 4h4', 'M7 7l1 13h8l1-13', 'M10 11v6', 'M14 11v6'],
   eject: ['M12 5l7 8H5z', 'M5 18h14'],
+  key: ['M14.5 9.5a4 4 0 1 1-1.2-2.8 4 4 0 0 1 1.2 2.8z', 'M13.3 12.3L20 19', 'M17 16l2-2', 'M19 18l1.5-1.5'],
 };
 
 /** An inline SVG icon, hidden from assistive technology (the control beside it carries the name). */
