@@ -208,6 +208,11 @@ final class Chromium implements AutoCloseable {
     return problems;
   }
 
+  /** Every console line read so far, of any level. */
+  List<String> consoleSeen() {
+    return List.copyOf(consoleSeen);
+  }
+
   @Override
   public void close() throws IOException {
     try {
