@@ -81,8 +81,9 @@ class DashboardTokenBrowserTest {
     JsonObject config = TestSupport.config(tmp.resolve("data"))
         .put(HoistConfig.API_TOKEN, TOKEN)
         .put(HoistConfig.PROTECT_READS, true)
-        // demo-tiny (16 MiB) then takes about two seconds: long enough to watch the bar move.
-        .put(HoistConfig.DOWNLOAD_MAX_BYTES_PER_SECOND, 8_000_000)
+        // demo-tiny (16 MiB) then takes about four seconds: long enough to watch the bar move even
+        // when the machine is busy and each look through WebDriver is slow.
+        .put(HoistConfig.DOWNLOAD_MAX_BYTES_PER_SECOND, 4_000_000)
         .put(HoistConfig.PROGRESS_CLEANUP_INTERVAL, 3600);
     hoist = await(Hoist.deploy(vertx, config));
     base = "http://127.0.0.1:" + hoist.httpPort() + "/";
