@@ -1,6 +1,7 @@
 package dev.hoist;
 
 import dev.hoist.cli.HoistCli;
+import dev.hoist.cluster.ClusteredVertx;
 import dev.hoist.download.DownloadVerticle;
 import dev.hoist.gateway.GatewayVerticle;
 import dev.hoist.load.LoadVerticle;
@@ -78,17 +79,40 @@ public final class Hoist {
       System.exit(HoistCli.run(args));
     }
     String confFile = configFileFrom(args);
-    Vertx vertx = newVertx();
-    loadConfig(vertx, confFile)
-        .compose(config -> deploy(vertx, config).onSuccess(d -> log.info("Hoist is up: dashboard and API at http://{}:{}/",
-            displayHost(new HoistConfig(config).httpHost()), d.httpPort())))
+    // The configuration decides whether this node joins a fleet, so it is read first, with a Vert.x
+    // of its own that is closed before the real one starts (nothing may run on a closed context).
+    JsonObject config;
+    HoistConfig settings;
+    Vertx boot = Vertx.vertx();
+    try {
+      config = loadConfig(boot, confFile).toCompletionStage().toCompletableFuture().get();
+      settings = new HoistConfig(config).validate();
+    } catch (Exception e) {
+      log.error("Hoist could not start: {}", e.getCause() != null ? e.getCause().getMessage() : e.getMessage());
+      boot.close();
+      System.exit(1);
+      return;
+    } finally {
+      boot.close();
+    }
+    Vertx[] running = new Vertx[1];
+    (settings.clusterEnabled() ? newClusteredVertx(settings) : Future.succeededFuture(newVertx()))
+        .compose(vertx -> {
+          running[0] = vertx;
+          return deploy(vertx, config);
+        })
+        .onSuccess(d -> log.info("Hoist is up{}: dashboard and API at http://{}:{}/",
+            settings.clusterEnabled() ? " as node " + settings.nodeName() + " of fleet " + settings.clusterName() : "",
+            displayHost(settings.httpHost()), d.httpPort()))
         .onFailure(err -> {
           log.error("Hoist could not start: {}", err.getMessage());
-          vertx.close().onComplete(v -> System.exit(1));
+          (running[0] == null ? Future.succeededFuture() : running[0].close()).onComplete(v -> System.exit(1));
         });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
-        vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        if (running[0] != null) {
+          running[0].close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
       } catch (Exception e) {
         // exiting anyway
       }
@@ -100,15 +124,24 @@ public final class Hoist {
    * servers and clients, pools and the JVM. Hoist works in any Vert.x; this one is just better observed.
    */
   public static Vertx newVertx() {
-    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    return Vertx.builder().with(observedOptions()).withMetrics(metricsFactory()).build();
+  }
+
+  /** As {@link #newVertx()}, joined to the fleet over Hazelcast (HOIST_CLUSTER_*, docs/cluster.md). */
+  public static Future<Vertx> newClusteredVertx(HoistConfig settings) {
+    return ClusteredVertx.start(settings, observedOptions(), metricsFactory());
+  }
+
+  private static VertxOptions observedOptions() {
     // The registry is handed to the factory; Prometheus options would make Vert.x build a second one.
     MicrometerMetricsOptions metrics = new MicrometerMetricsOptions()
         .setEnabled(true)
         .setJvmMetricsEnabled(true);
-    return Vertx.builder()
-        .with(new VertxOptions().setMetricsOptions(metrics))
-        .withMetrics(new MicrometerMetricsFactory(registry))
-        .build();
+    return new VertxOptions().setMetricsOptions(metrics);
+  }
+
+  private static MicrometerMetricsFactory metricsFactory() {
+    return new MicrometerMetricsFactory(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
   }
 
   /** {@code -conf FILE}, else HOIST_CONFIG, else conf/config.json. */

@@ -513,6 +513,114 @@ public final class HoistConfig {
     return range(DOWNLOAD_CHUNK_BYTES, 64L << 20, 64L << 10, 16L << 30);
   }
 
+  // ------------------------------------------------------------------ cluster (docs/cluster.md)
+
+  /** True: join a fleet of Hoist nodes over a Hazelcast-clustered event bus. */
+  public static final String CLUSTER_ENABLED = "HOIST_CLUSTER_ENABLED";
+  /** This node's name in the fleet: letters, digits, '.', '_' and '-'. Defaults to the host name. */
+  public static final String NODE_NAME = "HOIST_NODE_NAME";
+  /** The fleet's name: nodes only join members with the same name. */
+  public static final String CLUSTER_NAME = "HOIST_CLUSTER_NAME";
+  /** Members to join over TCP, comma-separated hosts or host:port (multicast is never used). */
+  public static final String CLUSTER_MEMBERS = "HOIST_CLUSTER_MEMBERS";
+  /** The address this node binds and announces for Hazelcast and the event bus. */
+  public static final String CLUSTER_HOST = "HOIST_CLUSTER_HOST";
+  /** Hazelcast's first port on this node (the next free one is taken when it is busy). */
+  public static final String CLUSTER_PORT = "HOIST_CLUSTER_PORT";
+  /** The event bus's TCP port (0 = any free port). */
+  public static final String CLUSTER_BUS_PORT = "HOIST_CLUSTER_BUS_PORT";
+  /** How often each node tells the fleet it is alive, with its resources and loaded models. */
+  public static final String CLUSTER_HEARTBEAT_MS = "HOIST_CLUSTER_HEARTBEAT_MS";
+  /** Silence after which a node counts as lost and its running operations show an error. */
+  public static final String CLUSTER_NODE_TIMEOUT_MS = "HOIST_CLUSTER_NODE_TIMEOUT_MS";
+
+  public static final String[] CLUSTER_ENV_KEYS = {
+      CLUSTER_ENABLED, NODE_NAME, CLUSTER_NAME, CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_BUS_PORT,
+      CLUSTER_HEARTBEAT_MS, CLUSTER_NODE_TIMEOUT_MS
+  };
+
+  public boolean clusterEnabled() {
+    return bool(CLUSTER_ENABLED, false);
+  }
+
+  /** This node's name; the host name when not configured. */
+  public String nodeName() {
+    String configured = string(NODE_NAME, null);
+    String name = configured == null || configured.isBlank() ? defaultNodeName() : configured.trim();
+    if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
+      throw new IllegalArgumentException("configuration " + NODE_NAME + " must be 1-64 letters, digits, '.', '_' or '-', not '"
+          + name + "'");
+    }
+    return name;
+  }
+
+  private static String defaultNodeName() {
+    String host = System.getenv("HOSTNAME");
+    if (host == null || host.isBlank()) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        host = "hoist";
+      }
+    }
+    String cleaned = host.replaceAll("[^A-Za-z0-9._-]", "-");
+    return cleaned.isEmpty() ? "hoist" : cleaned.substring(0, Math.min(64, cleaned.length()));
+  }
+
+  public String clusterName() {
+    String name = string(CLUSTER_NAME, "hoist").trim();
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("configuration " + CLUSTER_NAME + " must not be empty");
+    }
+    return name;
+  }
+
+  /** Members to contact when joining; at least this node's own host. */
+  public java.util.List<String> clusterMembers() {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    Object value = json.getValue(CLUSTER_MEMBERS);
+    Iterable<?> items = value instanceof io.vertx.core.json.JsonArray ? (io.vertx.core.json.JsonArray) value
+        : value == null ? java.util.List.of() : java.util.Arrays.asList(String.valueOf(value).split(","));
+    for (Object item : items) {
+      String member = String.valueOf(item).trim();
+      if (!member.isEmpty()) {
+        if (!member.matches("[A-Za-z0-9._:\\[\\]-]+")) {
+          throw new IllegalArgumentException("configuration " + CLUSTER_MEMBERS + ": '" + member + "' is not a host or host:port");
+        }
+        out.add(member);
+      }
+    }
+    if (out.isEmpty()) {
+      out.add(clusterHost());
+    }
+    return out;
+  }
+
+  public String clusterHost() {
+    return string(CLUSTER_HOST, "127.0.0.1").trim();
+  }
+
+  public int clusterPort() {
+    return (int) range(CLUSTER_PORT, 5701, 1, 65535);
+  }
+
+  public int clusterBusPort() {
+    return (int) range(CLUSTER_BUS_PORT, 0, 0, 65535);
+  }
+
+  public long clusterHeartbeatMs() {
+    return range(CLUSTER_HEARTBEAT_MS, 1000, 50, 60_000);
+  }
+
+  public long clusterNodeTimeoutMs() {
+    long timeout = range(CLUSTER_NODE_TIMEOUT_MS, 5000, 200, 600_000);
+    if (timeout < 2 * clusterHeartbeatMs()) {
+      throw new IllegalArgumentException("configuration " + CLUSTER_NODE_TIMEOUT_MS + " (" + timeout
+          + ") must be at least twice " + CLUSTER_HEARTBEAT_MS + " (" + clusterHeartbeatMs() + ")");
+    }
+    return timeout;
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private String string(String key, String def) {
@@ -601,6 +709,13 @@ public final class HoistConfig {
     preload();
     keepAliveMs();
     evictForMemory();
+    clusterEnabled();
+    nodeName();
+    clusterName();
+    clusterMembers();
+    clusterPort();
+    clusterBusPort();
+    clusterNodeTimeoutMs();
     if ((tlsCert() == null) != (tlsKey() == null)) {
       throw new IllegalArgumentException("configuration " + TLS_CERT + " and " + TLS_KEY + " go together: set both or neither");
     }

@@ -32,6 +32,8 @@ public enum ErrorCode {
   CANCELLED(409, true),
   NATIVE_SERVICE_FAILED(502, true),
   MODEL_NOT_LOADED(404, false),
+  /** The node running an operation left the fleet; it resumes when the node comes back. */
+  NODE_LOST(503, true),
   INTERNAL(500, true);
 
   public final int httpStatus;

@@ -56,6 +56,33 @@ public final class EventBusContract {
   /** Request {@code {}} → {@code {models: [...]}}: the catalog with download and load state. */
   public static final String MODELS_LIST = PREFIX + "models.list";
 
+  // ---------------------------------------------------------------- fleet (clustered mode, docs/cluster.md)
+
+  /**
+   * Request {@code {}} → {@code {self, clustered, nodes: [{node, status, self, last_seen, resources,
+   * loaded_models, active_operations}]}}: every node of the fleet as this node sees it.
+   */
+  public static final String NODES_LIST = PREFIX + "nodes.list";
+  /**
+   * Published by each node's registry every HOIST_CLUSTER_HEARTBEAT_MS: {@code {node, started_at,
+   * resources, loaded_models, active_operations}}. A node silent for HOIST_CLUSTER_NODE_TIMEOUT_MS is lost.
+   */
+  public static final String NODES_HEARTBEAT = PREFIX + "nodes.heartbeat";
+  /** Prefix of the node-scoped addresses: see {@link #onNode(String, String)}. */
+  public static final String NODE_PREFIX = PREFIX + "node.";
+
+  /**
+   * The address of one node's registry for a registry request: {@code onNode("b", OPS_GET)} is
+   * {@code hoist.node.b.ops.get}, answered by node b only, about node b's own operations. The plain
+   * addresses ({@link #OPS_GET} …) are local to each node and answer for the whole fleet; these are
+   * what nodes use to ask each other, and what a clustered application without Hoist deployed uses.
+   * Available for {@link #OPS_CREATE}, {@link #OPS_GET}, {@link #OPS_LIST}, {@link #OPS_CANCEL},
+   * {@link #OPS_RETRY}, {@link #OPS_DELETE}.
+   */
+  public static String onNode(String node, String address) {
+    return NODE_PREFIX + node + "." + address.substring(PREFIX.length());
+  }
+
   // ---------------------------------------------------------------- stages
 
   /** Request: start downloading a model for an operation; replied to at once with {@code {accepted: true}}. */
@@ -84,7 +111,7 @@ public final class EventBusContract {
   public static final String MODELS_TOUCH = PREFIX + "models.touch";
   /**
    * Published by the load stage when a resident model goes away on its own:
-   * {@code {event: "unloaded", reason: "idle"|"evicted", model_key, repo, bytes_released, idle_seconds}}.
+   * {@code {event: "unloaded", reason: "idle"|"evicted", model_key, repo, bytes_released, idle_seconds, node}}.
    * The gateway forwards it to WebSocket subscribers of "*" as {@code {type: "model", ...}}.
    */
   public static final String MODELS_EVENTS = PREFIX + "models.events";
@@ -133,6 +160,14 @@ public final class EventBusContract {
   /** {@code {code, message, retryable}} on failure. */
   public static final String ERROR = "error";
   public static final String REMOVED = "removed";
+  /** The fleet node that owns and runs the operation ({@code HOIST_NODE_NAME}). */
+  public static final String NODE = "node";
+  /** In a load request: a list of node names, or {@code "all"}: one parent operation with a child per node. */
+  public static final String NODES = "nodes";
+  /** On a child operation: the parent operation's id. */
+  public static final String PARENT_ID = "parent_id";
+  /** On a parent operation: {@code [{node, operation_id, status, progress}]}, one per node. */
+  public static final String CHILDREN = "children";
 
   /** Request options of a load: {@code {include: [glob], quantization, file, max_bytes_per_second}}. */
   public static final String OPTIONS = "options";

@@ -87,10 +87,10 @@ public class DownloadVerticle extends VerticleBase {
     log.info("Download stage: cache {}, hubs {}, {} files at once, {} connections per file, {} in all",
         cache.root, endpoints.keySet(), settings.downloadParallelFiles(), settings.downloadConnectionsPerFile(), maxConnections);
     EventBus bus = vertx.eventBus();
-    consumers.add(bus.<JsonObject>consumer(DOWNLOAD_START, this::start));
-    consumers.add(bus.<JsonObject>consumer(DOWNLOAD_CANCEL, this::cancel));
-    consumers.add(bus.<JsonObject>consumer(DOWNLOAD_CACHED, this::cached));
-    consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_DOWNLOAD,
+    consumers.add(bus.<JsonObject>localConsumer(DOWNLOAD_START, this::start));
+    consumers.add(bus.<JsonObject>localConsumer(DOWNLOAD_CANCEL, this::cancel));
+    consumers.add(bus.<JsonObject>localConsumer(DOWNLOAD_CACHED, this::cached));
+    consumers.add(bus.<JsonObject>localConsumer(PING_PREFIX + VERTICLE_DOWNLOAD,
         m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_DOWNLOAD))));
     return Future.all(consumers.stream().map(MessageConsumer::completion).toList());
   }

@@ -83,6 +83,7 @@ public final class GatewayRoutes {
     router.get("/api/llm/models").handler(this::listModels);
     router.post("/api/llm/models/:model_name/unload").handler(this::unloadModel);
     router.post("/api/llm/models/:model_name/touch").handler(this::touchModel);
+    router.get("/api/llm/nodes").handler(this::listNodes);
     router.route("/api/*").handler(ctx -> ctx.fail(404));
   }
 
@@ -91,16 +92,20 @@ public final class GatewayRoutes {
     request(OPS_CREATE, body).onSuccess(op -> {
       boolean joined = op.getBoolean("joined", false);
       String id = op.getString(OPERATION_ID);
+      JsonObject accepted = new JsonObject()
+          .put(OPERATION_ID, id)
+          .put(MESSAGE, joined
+              ? "Model loading already in progress for " + op.getString(MODEL_NAME) + "; joined operation " + id
+              : "Model loading started for " + op.getString(MODEL_NAME))
+          .put(STATUS, joined ? "joined" : "started")
+          .put(NODE, op.getString(NODE));
+      if (op.containsKey(CHILDREN)) {
+        accepted.put(CHILDREN, op.getJsonArray(CHILDREN));
+      }
       ctx.response().setStatusCode(202)
           .putHeader("Content-Type", "application/json")
           .putHeader("Location", "/api/llm/progress/" + id)
-          .end(new JsonObject()
-              .put(OPERATION_ID, id)
-              .put(MESSAGE, joined
-                  ? "Model loading already in progress for " + op.getString(MODEL_NAME) + "; joined operation " + id
-                  : "Model loading started for " + op.getString(MODEL_NAME))
-              .put(STATUS, joined ? "joined" : "started")
-              .encode());
+          .end(accepted.encode());
     }).onFailure(ctx::fail);
   }
 
@@ -154,6 +159,10 @@ public final class GatewayRoutes {
   private void deleteSchedule(RoutingContext ctx) {
     request(SCHEDULES_DELETE, new JsonObject().put("id", ctx.pathParam("id")))
         .onSuccess(v -> ctx.response().setStatusCode(204).end()).onFailure(ctx::fail);
+  }
+
+  private void listNodes(RoutingContext ctx) {
+    request(NODES_LIST, new JsonObject()).onSuccess(nodes -> json(ctx, nodes)).onFailure(ctx::fail);
   }
 
   private void listModels(RoutingContext ctx) {

@@ -62,9 +62,16 @@ public class GatewayVerticle extends VerticleBase {
     live = new LiveUpdates(vertx, settings.requestTimeoutMs(), settings.wsMaxSubscriptions(), settings.wsIdleSeconds(),
         settings.wsMaxQueuedBytes(), settings.wsMaxMessageBytes());
     HubMirror mirror = settings.mirrorEnabled() ? new HubMirror(vertx, settings.mirrorDir()) : null;
-    ping = vertx.eventBus().consumer(PING_PREFIX + VERTICLE_GATEWAY, m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_GATEWAY)));
+    ping = vertx.eventBus().localConsumer(PING_PREFIX + VERTICLE_GATEWAY, m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_GATEWAY)));
     metrics = new HoistMetrics(live::connections);
-    metricsFeed = vertx.eventBus().consumer(OPS_UPDATES, m -> metrics.record(m.body()));
+    String node = settings.nodeName();
+    // In a fleet every node's updates arrive here; this node's metrics count its own operations.
+    metricsFeed = vertx.eventBus().consumer(OPS_UPDATES, m -> {
+      String owner = m.body().getString(NODE);
+      if (owner == null || owner.equals(node)) {
+        metrics.record(m.body());
+      }
+    });
     readiness = Readiness.create(vertx, settings);
     Future<Void> mirrorReady = mirror == null ? Future.succeededFuture() : mirror.prepare(settings.mirrorDemoModels());
     return Future.all(live.start(), ping.completion(), metricsFeed.completion(), mirrorReady)

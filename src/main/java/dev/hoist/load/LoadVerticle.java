@@ -54,13 +54,13 @@ public class LoadVerticle extends VerticleBase {
     // No keep-alive: a health URL's port may belong to a new process the next time.
     http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
     EventBus bus = vertx.eventBus();
-    consumers.add(bus.<JsonObject>consumer(LOAD_START, this::start));
-    consumers.add(bus.<JsonObject>consumer(LOAD_CANCEL, this::cancel));
-    consumers.add(bus.<JsonObject>consumer(LOAD_UNLOAD, this::unload));
-    consumers.add(bus.<JsonObject>consumer(LOAD_TOUCH, this::touch));
+    consumers.add(bus.<JsonObject>localConsumer(LOAD_START, this::start));
+    consumers.add(bus.<JsonObject>localConsumer(LOAD_CANCEL, this::cancel));
+    consumers.add(bus.<JsonObject>localConsumer(LOAD_UNLOAD, this::unload));
+    consumers.add(bus.<JsonObject>localConsumer(LOAD_TOUCH, this::touch));
     keepAliveTimer = vertx.setPeriodic(KEEP_ALIVE_CHECK_MS, t -> unloadIdle());
-    consumers.add(bus.<JsonObject>consumer(LOAD_RESIDENT, this::listResident));
-    consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_LOAD,
+    consumers.add(bus.<JsonObject>localConsumer(LOAD_RESIDENT, this::listResident));
+    consumers.add(bus.<JsonObject>localConsumer(PING_PREFIX + VERTICLE_LOAD,
         m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_LOAD))));
     return Future.all(consumers.stream().map(MessageConsumer::completion).toList());
   }
@@ -143,7 +143,7 @@ public class LoadVerticle extends VerticleBase {
   Future<Long> release(ResidentModel m, String reason, long idleMs) {
     return drop(m).onSuccess(bytes -> vertx.eventBus().publish(MODELS_EVENTS, new JsonObject()
         .put("event", "unloaded").put("reason", reason).put(MODEL_KEY, m.key).put(REPO, m.repo)
-        .put(BYTES_RELEASED, bytes).put("idle_seconds", idleMs / 1000)));
+        .put(BYTES_RELEASED, bytes).put("idle_seconds", idleMs / 1000).put(NODE, settings.nodeName())));
   }
 
   /**

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  */
 final class LoadRequest {
 
-  private static final Set<String> FIELDS = Set.of(MODEL_NAME, REVISION, INCLUDE, QUANTIZATION, FILE, MAX_BYTES_PER_SECOND, "priority");
+  private static final Set<String> FIELDS = Set.of(MODEL_NAME, REVISION, INCLUDE, QUANTIZATION, FILE, MAX_BYTES_PER_SECOND, "priority", NODE, NODES);
   private static final Pattern QUANT = Pattern.compile("[A-Za-z0-9_]{1,32}");
   private static final Pattern GLOB = Pattern.compile("[A-Za-z0-9._*?\\[\\]/-]{1,200}");
 
@@ -38,7 +38,7 @@ final class LoadRequest {
     JsonObject b = body == null ? new JsonObject() : body;
     for (String field : b.fieldNames()) {
       if (!FIELDS.contains(field)) {
-        throw bad(field, "is not a known field (known: model_name, revision, include, quantization, file, max_bytes_per_second, priority)");
+        throw bad(field, "is not a known field (known: model_name, revision, include, quantization, file, max_bytes_per_second, priority, node, nodes)");
       }
     }
     Object rawName = b.getValue(MODEL_NAME);
@@ -91,6 +91,12 @@ final class LoadRequest {
         throw bad(MAX_BYTES_PER_SECOND, "must be a whole number of bytes per second, at least 1024");
       }
       options.put(MAX_BYTES_PER_SECOND, ((Number) m).longValue());
+    }
+    if (b.containsKey(NODE) && !(b.getValue(NODE) instanceof String)) {
+      throw bad(NODE, "must be a node name (see GET /api/llm/nodes)");
+    }
+    if (b.containsKey(NODE) && b.containsKey(NODES)) {
+      throw bad(NODES, "and node cannot be given together: node names one node, nodes several");
     }
     int priority = 0;
     if (b.containsKey("priority")) {

@@ -77,6 +77,16 @@ final class Operation {
   JsonObject downloadResult;
   JsonObject summary;
   HoistException error;
+  /** The node that owns and runs this operation. */
+  String node;
+  /** Set on a child of a multi-node load: its parent's id. */
+  String parentId;
+  /** Set on a multi-node load's parent: {@code [{node, operation_id, status, progress, message}]}; it runs no stage itself. */
+  JsonArray children;
+
+  boolean isParent() {
+    return children != null;
+  }
 
   Operation(String id, String modelName, ModelCatalog.Entry entry, Instant now, int maxLogs) {
     this.id = id;
@@ -194,7 +204,14 @@ final class Operation {
         .put(STAGE, stage)
         .put(FILES, files == null ? new JsonArray() : files.copy())
         .put(TIMELINE, timeline.copy())
-        .put("origin", origin);
+        .put("origin", origin)
+        .put(NODE, node);
+    if (parentId != null) {
+      json.put(PARENT_ID, parentId);
+    }
+    if (children != null) {
+      json.put(CHILDREN, children.copy());
+    }
     if (downloadOnly) {
       json.put("download_only", true);
     }
@@ -261,6 +278,9 @@ final class Operation {
     op.downloadResult = internal.getJsonObject("download_result");
     op.downloadOnly = s.getBoolean("download_only", false);
     op.origin = s.getString("origin", "api");
+    op.node = s.getString(NODE);
+    op.parentId = s.getString(PARENT_ID);
+    op.children = s.getJsonArray(CHILDREN);
     return op;
   }
 

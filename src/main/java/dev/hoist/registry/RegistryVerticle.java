@@ -53,6 +53,7 @@ public class RegistryVerticle extends VerticleBase {
   private static final int STATS_WINDOW = 10_000;
   private static final long STAGE_WAIT_MS = 250;
   private static final int STAGE_WAIT_TRIES = 120;
+  private static final long SEQ_JUMP_AFTER_RESTART = 1_000_000;
 
   private final Map<String, Operation> operations = new LinkedHashMap<>();
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
@@ -69,16 +70,25 @@ public class RegistryVerticle extends VerticleBase {
   private ResourceSampler sampler;
   private JsonObject resources;
   private boolean sampling;
+  private String nodeName;
+  private Instant startedAt;
+  private Fleet fleet;
+  private ResourceSampler heartbeatSampler;
+  /** Child operation id → its multi-node parent's id, for the parents this node owns. */
+  private final Map<String, String> parentOfChild = new HashMap<>();
 
   @Override
   public Future<?> start() {
     config = new HoistConfig(config()).validate();
+    nodeName = config.nodeName();
+    startedAt = Instant.now();
     requestOptions = new DeliveryOptions().setSendTimeout(config.requestTimeoutMs());
     // One thread: database writes stay in order and never contend.
     storeThread = vertx.createSharedWorkerExecutor("hoist-registry-store", 1);
     webhooks = new Webhooks(vertx, config.webhooks(), config.webhookRetries(), config.webhookRetryBaseMs());
     Path dbFile = config.dataDir().resolve("hoist.db");
     sampler = new ResourceSampler(config.hubCache());
+    heartbeatSampler = new ResourceSampler(config.hubCache());
     return loadCatalog(config.modelsFile())
         .compose(c -> {
           catalog = c;
@@ -101,24 +111,40 @@ public class RegistryVerticle extends VerticleBase {
         })
         .compose(states -> {
           EventBus bus = vertx.eventBus();
-          consumers.add(bus.<JsonObject>consumer(OPS_CREATE, this::create));
-          consumers.add(bus.<JsonObject>consumer(OPS_GET, this::get));
-          consumers.add(bus.<JsonObject>consumer(OPS_LIST, this::list));
-          consumers.add(bus.<JsonObject>consumer(OPS_DELETE, this::delete));
-          consumers.add(bus.<JsonObject>consumer(OPS_CANCEL, this::cancel));
-          consumers.add(bus.<JsonObject>consumer(OPS_RETRY, this::retry));
-          consumers.add(bus.<JsonObject>consumer(OPS_HISTORY, this::history));
-          consumers.add(bus.<JsonObject>consumer(OPS_STATS, this::stats));
-          consumers.add(bus.<JsonObject>consumer(OPS_REPORT, this::report));
-          consumers.add(bus.<JsonObject>consumer(SCHEDULES_LIST, this::listSchedules));
-          consumers.add(bus.<JsonObject>consumer(SCHEDULES_CREATE, this::createSchedule));
-          consumers.add(bus.<JsonObject>consumer(SCHEDULES_DELETE, this::deleteSchedule));
-          consumers.add(bus.<JsonObject>consumer(MODELS_LIST, this::listModels));
-          consumers.add(bus.<JsonObject>consumer(MODELS_UNLOAD, this::unloadModel));
-      consumers.add(bus.<JsonObject>consumer(MODELS_TOUCH, this::touchModel));
-          consumers.add(bus.<JsonObject>consumer(PING_PREFIX + VERTICLE_REGISTRY,
+          // Plain addresses are this node's: local consumers, so that in a fleet several registries
+          // never compete for one request. They answer for the whole fleet (see Fleet); nodes ask each
+          // other on the node-scoped addresses below.
+          consumers.add(bus.<JsonObject>localConsumer(OPS_CREATE, this::routeCreate));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_GET, this::routeGet));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_LIST, this::routeList));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_DELETE, m -> routeById(m, OPS_DELETE, this::delete)));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_CANCEL, m -> routeById(m, OPS_CANCEL, this::cancel)));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_RETRY, m -> routeById(m, OPS_RETRY, this::retry)));
+          consumers.add(bus.<JsonObject>localConsumer(NODES_LIST, m -> m.reply(fleet.describe())));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_CREATE), this::create));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_GET), this::get));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_LIST), this::list));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_DELETE), this::delete));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_CANCEL), this::cancel));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_RETRY), this::retry));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_HISTORY, this::history));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_STATS, this::stats));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_REPORT, this::report));
+          consumers.add(bus.<JsonObject>localConsumer(SCHEDULES_LIST, this::listSchedules));
+          consumers.add(bus.<JsonObject>localConsumer(SCHEDULES_CREATE, this::createSchedule));
+          consumers.add(bus.<JsonObject>localConsumer(SCHEDULES_DELETE, this::deleteSchedule));
+          consumers.add(bus.<JsonObject>localConsumer(MODELS_LIST, this::listModels));
+          consumers.add(bus.<JsonObject>localConsumer(MODELS_UNLOAD, this::unloadModel));
+          consumers.add(bus.<JsonObject>localConsumer(MODELS_TOUCH, this::touchModel));
+          consumers.add(bus.<JsonObject>localConsumer(PING_PREFIX + VERTICLE_REGISTRY,
               m -> m.reply(new JsonObject().put(VERTICLE, VERTICLE_REGISTRY))));
           return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).map(v -> states);
+        })
+        .compose(states -> {
+          fleet = new Fleet(vertx, nodeName, vertx.isClustered(), config.clusterHeartbeatMs(), config.clusterNodeTimeoutMs(),
+              config.requestTimeoutMs(), this::heartbeat);
+          fleet.onRemoteChange(this::childChanged);
+          return fleet.start().map(v -> states);
         })
         .onSuccess(states -> {
           recover(states);
@@ -162,7 +188,15 @@ public class RegistryVerticle extends VerticleBase {
         log.error("Cannot read stored operation {}; leaving it out", state.getString(OPERATION_ID), e);
         continue;
       }
+      op.node = nodeName;
+      // The last changes before a stop may not have reached the disk (they are written every
+      // HOIST_PERSIST_INTERVAL_MS): jump past any seq subscribers, here or on other nodes, have seen.
+      op.seq += SEQ_JUMP_AFTER_RESTART;
       operations.put(op.id, op);
+      if (op.isParent()) {
+        op.children.forEach(c -> parentOfChild.put(((JsonObject) c).getString(OPERATION_ID), op.id));
+        continue; // a multi-node load runs no stage: it follows its children again
+      }
       if (op.isRunning()) {
         op.log(Instant.now(), LEVEL_WARN, "Hoist restarted while this operation was " + op.status.wireName()
             + "; resuming from what is on disk");
@@ -266,7 +300,13 @@ public class RegistryVerticle extends VerticleBase {
   private Future<JsonObject> createOperation(JsonObject body, String origin, boolean downloadOnly) {
     Operation op;
     try {
-      LoadRequest request = LoadRequest.parse(body);
+      JsonObject fields = body == null ? new JsonObject() : body.copy();
+      Object parentId = fields.remove(PARENT_ID);
+      fields.remove(NODE); // this node: the routing is done
+      if (fields.containsKey(NODES)) {
+        throw new HoistException(ErrorCode.BAD_REQUEST, "nodes: a load on several nodes is asked on hoist.ops.create, not on a node's own address");
+      }
+      LoadRequest request = LoadRequest.parse(fields);
       ModelCatalog.Entry resolved = catalog.resolve(request.modelName);
       ModelCatalog.Entry entry = request.revision != null ? resolved.atRevision(request.revision) : resolved;
       Instant now = Instant.now();
@@ -275,6 +315,8 @@ public class RegistryVerticle extends VerticleBase {
       op.priority = request.priority;
       op.downloadOnly = downloadOnly;
       op.origin = origin;
+      op.node = nodeName;
+      op.parentId = parentId instanceof String ? (String) parentId : null;
       Operation same = findActive(op.dedupKey());
       if (same != null) {
         same.log(now, LEVEL_INFO, "Another request (" + origin + ") for " + request.modelName + " joined this operation");
@@ -309,11 +351,358 @@ public class RegistryVerticle extends VerticleBase {
 
   private Operation findActive(String dedupKey) {
     for (Operation op : operations.values()) {
-      if (op.isActive() && op.dedupKey().equals(dedupKey)) {
+      if (op.isActive() && !op.isParent() && op.dedupKey().equals(dedupKey)) {
         return op;
       }
     }
     return null;
+  }
+
+  // ------------------------------------------------------------------ the fleet: routing between nodes
+
+  /** Places a load: here, on the named node, on the best node, or on several nodes as one parent. */
+  private void routeCreate(Message<JsonObject> msg) {
+    JsonObject body = msg.body() == null ? new JsonObject() : msg.body();
+    try {
+      if (body.containsKey(PARENT_ID)) {
+        throw new HoistException(ErrorCode.BAD_REQUEST, "parent_id is not a known field (Hoist sets it on the children of a multi-node load)");
+      }
+      LoadRequest.parse(body); // a bad request is refused here, before any node is involved
+      if (body.containsKey(NODES)) {
+        createParent(body, fleet.placeAll(body.getValue(NODES))).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+        return;
+      }
+      String target = fleet.place(body.getString(NODE));
+      if (target.equals(nodeName)) {
+        create(msg);
+      } else {
+        fleet.ask(target, OPS_CREATE, body).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+      }
+    } catch (RuntimeException e) {
+      Failures.reply(msg, e);
+    }
+  }
+
+  private void routeGet(Message<JsonObject> msg) {
+    routeById(msg, OPS_GET, this::get);
+  }
+
+  /** An operation of this node is handled here; another node's goes to its owner. */
+  private void routeById(Message<JsonObject> msg, String address, io.vertx.core.Handler<Message<JsonObject>> local) {
+    Object id = msg.body() == null ? null : msg.body().getValue(OPERATION_ID);
+    if (!fleet.clustered() || !(id instanceof String) || operations.containsKey(id)) {
+      local.handle(msg);
+      return;
+    }
+    remote((String) id, address, msg.body()).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+  }
+
+  /**
+   * Another node's operation: asked of its owner. When the owner is lost, a read gets the last known
+   * state (with the node-lost error) and a change is refused with 503; an id never seen is looked for
+   * on every node.
+   */
+  private Future<JsonObject> remote(String id, String address, JsonObject body) {
+    JsonObject known = fleet.known(id);
+    if (known != null) {
+      String owner = known.getString(NODE);
+      Fleet.Node node = fleet.node(owner);
+      boolean read = address.equals(OPS_GET);
+      if (read && (node == null || node.lost)) {
+        return Future.succeededFuture(known.copy());
+      }
+      return fleet.ask(owner, address, body).recover(err -> read && Failures.toHoist(err).code() != ErrorCode.NOT_FOUND
+          ? Future.succeededFuture(known.copy()) : Future.failedFuture(err));
+    }
+    List<Future<JsonObject>> asks = new ArrayList<>();
+    for (String node : fleet.upNodes()) {
+      if (!node.equals(nodeName)) {
+        asks.add(fleet.ask(node, OPS_GET, new JsonObject().put(OPERATION_ID, id)));
+      }
+    }
+    HoistException notFound = new HoistException(ErrorCode.NOT_FOUND, "no operation with id '" + ModelRef.abbreviate(id)
+        + "' on any node of the fleet");
+    if (asks.isEmpty()) {
+      return Future.failedFuture(notFound);
+    }
+    return Future.any(asks).transform(ar -> {
+      if (ar.failed()) {
+        return Future.failedFuture(notFound);
+      }
+      JsonObject found = asks.stream().filter(Future::succeeded).findFirst().map(Future::result).orElseThrow();
+      return address.equals(OPS_GET) ? Future.succeededFuture(found) : fleet.ask(found.getString(NODE), address, body);
+    });
+  }
+
+  /** Every node's live operations, newest first; a lost node's as last known. */
+  private void routeList(Message<JsonObject> msg) {
+    if (!fleet.clustered()) {
+      list(msg);
+      return;
+    }
+    List<JsonObject> all = new ArrayList<>();
+    operations.values().forEach(op -> all.add(op.toJson()));
+    List<Future<JsonArray>> asks = new ArrayList<>();
+    for (String node : fleet.upNodes()) {
+      if (!node.equals(nodeName)) {
+        asks.add(fleet.ask(node, OPS_LIST, new JsonObject()).map(r -> r.getJsonArray(OPERATIONS, new JsonArray()))
+            .otherwise(err -> new JsonArray(new ArrayList<>(fleet.knownOf(node)))));
+      }
+    }
+    Future.join(asks).onComplete(ar -> {
+      asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
+      fleet.lostNodes().forEach(node -> all.addAll(fleet.knownOf(node)));
+      all.sort(Comparator.comparing((JsonObject o) -> Instant.parse(o.getString(CREATED_AT))).reversed());
+      msg.reply(new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all))));
+    });
+  }
+
+  /** This node, as its heartbeat tells the fleet: resources, loaded models, work in progress. */
+  private Future<JsonObject> heartbeat() {
+    Future<JsonObject> resident = vertx.eventBus().<JsonObject>request(LOAD_RESIDENT, new JsonObject(), requestOptions)
+        .map(Message::body);
+    Future<JsonObject> sample = vertx.executeBlocking(heartbeatSampler::sample, false);
+    return Future.join(resident, sample).transform(ar -> {
+      JsonArray models = resident.succeeded() ? resident.result().getJsonArray(MODELS, new JsonArray()) : new JsonArray();
+      JsonObject resources = sample.succeeded() ? sample.result() : new JsonObject();
+      long residentBytes = 0;
+      JsonArray loaded = new JsonArray();
+      for (int i = 0; i < models.size(); i++) {
+        JsonObject m = models.getJsonObject(i);
+        residentBytes += m.getLong("bytes_resident", 0L);
+        loaded.add(new JsonObject().put(MODEL_KEY, m.getString(MODEL_KEY)).put(REPO, m.getString(REPO))
+            .put("bytes_resident", m.getLong("bytes_resident")).put("loaded_at", m.getString("loaded_at"))
+            .put("idle_seconds", m.getValue("idle_seconds")).put(PINNED, m.getValue(PINNED)));
+      }
+      long available = resources.getLong("memory_available_bytes", 0L);
+      long limit = config.memoryLimitBytes();
+      resources.put("memory_free_for_models_bytes", limit > 0 ? Math.max(0, Math.min(available, limit - residentBytes)) : available);
+      if (limit > 0) {
+        resources.put("memory_limit_bytes", limit);
+      }
+      resources.put("memory_resident_bytes", residentBytes);
+      long active = operations.values().stream().filter(op -> op.isActive() && !op.isParent()).count();
+      return Future.succeededFuture(new JsonObject()
+          .put("started_at", startedAt.toString())
+          .put("resources", resources)
+          .put("loaded_models", loaded)
+          .put("active_operations", active));
+    });
+  }
+
+  // ------------------------------------------------------------------ multi-node loads (parent and children)
+
+  /**
+   * One model on several nodes: a parent operation here, and an ordinary child operation on each
+   * node. The parent runs no stage; its state and progress are its children's, aggregated.
+   */
+  private Future<JsonObject> createParent(JsonObject body, List<String> targets) {
+    Operation parent;
+    try {
+      JsonObject fields = body.copy();
+      fields.remove(NODES);
+      LoadRequest request = LoadRequest.parse(fields);
+      ModelCatalog.Entry resolved = catalog.resolve(request.modelName);
+      ModelCatalog.Entry entry = request.revision != null ? resolved.atRevision(request.revision) : resolved;
+      Instant now = Instant.now();
+      parent = new Operation(UUID.randomUUID().toString(), request.modelName, entry, now, config.maxProgressEntries());
+      parent.node = nodeName;
+      parent.options = request.options;
+      parent.priority = request.priority;
+      parent.children = new JsonArray();
+      for (String target : targets) {
+        parent.children.add(new JsonObject().put(NODE, target).put(OPERATION_ID, (String) null)
+            .put(STATUS, OperationStatus.QUEUED.wireName()).put(PROGRESS, 0));
+      }
+      parent.runStartedAt = now;
+      parent.mark(OperationStatus.INITIALIZING);
+      parent.message = "Starting " + request.modelName + " on " + targets.size() + " nodes: " + String.join(", ", targets);
+      parent.log(now, LEVEL_INFO, "Model loading requested on " + targets.size() + " nodes (" + String.join(", ", targets)
+          + "): " + request.modelName + " (" + entry.ref + ")");
+      operations.put(parent.id, parent);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    Operation op = parent;
+    JsonObject state = op.toState();
+    return storeThread.executeBlocking(() -> {
+      store.save(List.of(state));
+      return null;
+    }).compose(v -> {
+      List<Future<JsonObject>> created = new ArrayList<>();
+      for (int i = 0; i < op.children.size(); i++) {
+        String target = op.children.getJsonObject(i).getString(NODE);
+        JsonObject childBody = body.copy();
+        childBody.remove(NODES);
+        childBody.put(PARENT_ID, op.id);
+        created.add(target.equals(nodeName) ? createOperation(childBody, "parent:" + op.id, false)
+            : fleet.ask(target, OPS_CREATE, childBody));
+      }
+      return Future.join(created).transform(ar -> {
+        for (int i = 0; i < created.size(); i++) {
+          JsonObject row = op.children.getJsonObject(i);
+          Future<JsonObject> f = created.get(i);
+          if (f.succeeded()) {
+            row.put(OPERATION_ID, f.result().getString(OPERATION_ID));
+            parentOfChild.put(f.result().getString(OPERATION_ID), op.id);
+            op.log(Instant.now(), LEVEL_INFO, "Node " + row.getString(NODE) + ": operation " + f.result().getString(OPERATION_ID)
+                + (f.result().getBoolean("joined", false) ? " (joined one already running)" : ""));
+          } else {
+            HoistException error = Failures.toHoist(f.cause());
+            row.put(STATUS, OperationStatus.ERROR.wireName()).put(MESSAGE, error.getMessage()).put(ERROR, error.toJson());
+            op.log(Instant.now(), LEVEL_ERROR, "Node " + row.getString(NODE) + " refused the load: " + error.getMessage());
+          }
+        }
+        refreshParent(op, true);
+        return Future.succeededFuture(op.toJson());
+      });
+    });
+  }
+
+  /** A child's change (this node's, or another's seen on the bus) moves its parent. */
+  private void childChanged(JsonObject child) {
+    String parentId = parentOfChild.get(child.getString(OPERATION_ID));
+    Operation parent = parentId == null ? null : operations.get(parentId);
+    if (parent != null && parent.isParent()) {
+      refreshParent(parent, false);
+    }
+  }
+
+  private JsonObject childState(String id) {
+    Operation local = id == null ? null : operations.get(id);
+    return local != null ? local.toJson() : id == null ? null : fleet.known(id);
+  }
+
+  /** The parent's state from its children's: the least advanced running one, the mean progress, summed bytes. */
+  private void refreshParent(Operation parent, boolean force) {
+    JsonArray rows = new JsonArray();
+    long done = 0;
+    long total = 0;
+    double rate = 0;
+    int progressSum = 0;
+    OperationStatus least = null;
+    int completed = 0;
+    int cancelled = 0;
+    List<String> failures = new ArrayList<>();
+    ErrorCode firstCode = null;
+    for (int i = 0; i < parent.children.size(); i++) {
+      JsonObject before = parent.children.getJsonObject(i);
+      JsonObject state = childState(before.getString(OPERATION_ID));
+      JsonObject row = state == null ? before.copy() : new JsonObject()
+          .put(NODE, state.getString(NODE, before.getString(NODE)))
+          .put(OPERATION_ID, state.getString(OPERATION_ID))
+          .put(STATUS, state.getString(STATUS))
+          .put(PROGRESS, state.getInteger(PROGRESS, 0))
+          .put(MESSAGE, state.getString(MESSAGE))
+          .put(ERROR, state.getJsonObject(ERROR));
+      if (state != null) {
+        JsonObject stage = state.getJsonObject(STAGE, new JsonObject());
+        done += stage.getLong(BYTES_DONE, 0L);
+        total += stage.getLong(BYTES_TOTAL, 0L);
+        rate += stage.getDouble(BYTES_PER_SECOND, 0.0);
+      }
+      rows.add(row);
+      OperationStatus status = OperationStatus.fromWire(row.getString(STATUS));
+      progressSum += status == OperationStatus.COMPLETED ? 100 : row.getInteger(PROGRESS, 0);
+      if (!status.isFinished()) {
+        least = least == null || status.ordinal() < least.ordinal() ? status : least;
+      } else if (status == OperationStatus.COMPLETED) {
+        completed++;
+      } else if (status == OperationStatus.CANCELLED) {
+        cancelled++;
+      } else {
+        failures.add(row.getString(NODE) + ": " + row.getString(MESSAGE));
+        JsonObject error = row.getJsonObject(ERROR);
+        if (firstCode == null && error != null) {
+          firstCode = ErrorCode.fromWire(error.getString(CODE));
+        }
+      }
+    }
+    boolean changed = force || !rows.equals(parent.children);
+    parent.children = rows;
+    parent.bytesDone = done;
+    parent.bytesTotal = total;
+    parent.bytesPerSecond = rate;
+    int n = rows.size();
+    if (least != null) {
+      if (!parent.isActive()) {
+        if (parent.status == OperationStatus.CANCELLED) {
+          if (changed) {
+            publish(parent);
+          }
+          return;
+        }
+        // A node came back and resumed its part: the parent follows it again.
+        parent.error = null;
+        parent.finishedAt = null;
+        parent.log(Instant.now(), LEVEL_INFO, "A node resumed its part; following the children again");
+        changed = true;
+      }
+      if (least != parent.status) {
+        parent.mark(least);
+        changed = true;
+      }
+      parent.raiseProgress(Math.min(99, progressSum / Math.max(1, n)));
+      parent.message = (n - completed - failures.size() - cancelled) + " of " + n + " nodes working, " + completed + " done"
+          + (failures.isEmpty() ? "" : ", " + failures.size() + " failed");
+      if (changed) {
+        publish(parent);
+      }
+    } else if (parent.isActive()) {
+      if (failures.isEmpty() && cancelled == 0) {
+        parent.progress = 100;
+        finish(parent, OperationStatus.COMPLETED, null, "Loaded on all " + n + " nodes");
+      } else if (failures.isEmpty()) {
+        finish(parent, OperationStatus.CANCELLED, null, cancelled + " of " + n + " nodes cancelled");
+      } else {
+        finish(parent, OperationStatus.ERROR, new HoistException(firstCode == null ? ErrorCode.INTERNAL : firstCode,
+            failures.size() + " of " + n + " nodes failed: " + String.join("; ", failures)), null);
+      }
+    } else if (changed) {
+      publish(parent);
+    }
+  }
+
+  private void cancelChildren(Operation parent) {
+    forEachChild(parent, OPS_CANCEL, row -> !OperationStatus.fromWire(row.getString(STATUS)).isFinished());
+  }
+
+  /** Retries the children that failed or were cancelled; the parent follows them again. */
+  private void retryChildren(Operation parent) {
+    parent.attempt++;
+    parent.error = null;
+    parent.finishedAt = null;
+    parent.mark(OperationStatus.INITIALIZING);
+    parent.message = "Retrying on the nodes that did not finish (attempt " + parent.attempt + ")";
+    parent.log(Instant.now(), LEVEL_INFO, "Retry requested: attempt " + parent.attempt);
+    publish(parent);
+    forEachChild(parent, OPS_RETRY, row -> {
+      OperationStatus s = OperationStatus.fromWire(row.getString(STATUS));
+      return (s == OperationStatus.ERROR || s == OperationStatus.CANCELLED) && row.getString(OPERATION_ID) != null;
+    });
+  }
+
+  private void forEachChild(Operation parent, String address, java.util.function.Predicate<JsonObject> which) {
+    for (int i = 0; i < parent.children.size(); i++) {
+      JsonObject row = parent.children.getJsonObject(i);
+      String id = row.getString(OPERATION_ID);
+      if (id == null || !which.test(row)) {
+        continue;
+      }
+      JsonObject body = new JsonObject().put(OPERATION_ID, id);
+      String node = row.getString(NODE);
+      Future<?> done;
+      if (node.equals(nodeName)) {
+        done = vertx.eventBus().request(onNode(nodeName, address), body, requestOptions);
+      } else {
+        done = fleet.ask(node, address, body);
+      }
+      done.onFailure(err -> {
+        parent.log(Instant.now(), LEVEL_WARN, "Node " + node + ": " + address.substring(PREFIX.length()) + " refused: "
+            + Failures.toHoist(err).getMessage());
+        refreshParent(parent, true);
+      });
+    }
   }
 
   private void get(Message<JsonObject> msg) {
@@ -355,6 +744,12 @@ public class RegistryVerticle extends VerticleBase {
             + op.status.wireName() + "); nothing to cancel");
       }
       OperationStatus was = op.status;
+      if (op.isParent()) {
+        cancelChildren(op);
+        finish(op, OperationStatus.CANCELLED, null, "Cancelled by request on every node");
+        msg.reply(op.toJson());
+        return;
+      }
       stopStages(op, was);
       finish(op, OperationStatus.CANCELLED, null, "Cancelled by request while " + was.wireName()
           + (was == OperationStatus.DOWNLOADING ? "; downloaded files are kept for a retry" : ""));
@@ -383,6 +778,11 @@ public class RegistryVerticle extends VerticleBase {
       if (op.status != OperationStatus.ERROR && op.status != OperationStatus.CANCELLED) {
         throw new HoistException(op.isActive() ? ErrorCode.OPERATION_ACTIVE : ErrorCode.OPERATION_FINISHED,
             "operation " + op.id + " is " + op.status.wireName() + "; only failed or cancelled operations can be retried");
+      }
+      if (op.isParent()) {
+        retryChildren(op);
+        msg.reply(op.toJson());
+        return;
       }
       op.attempt++;
       op.error = null;
@@ -516,7 +916,7 @@ public class RegistryVerticle extends VerticleBase {
 
   /** Starts queued operations while there are free slots; tells the rest where they stand. */
   private void schedule() {
-    long running = operations.values().stream().filter(Operation::isRunning).count();
+    long running = operations.values().stream().filter(op -> op.isRunning() && !op.isParent()).count();
     List<Operation> waiting = new ArrayList<>();
     for (Operation op : operations.values()) {
       if (op.status == OperationStatus.QUEUED) {
@@ -792,7 +1192,9 @@ public class RegistryVerticle extends VerticleBase {
     op.seq++;
     op.updatedAt = Instant.now();
     dirty.put(op.id, op);
-    vertx.eventBus().publish(OPS_UPDATES, op.toJson());
+    JsonObject json = op.toJson();
+    vertx.eventBus().publish(OPS_UPDATES, json);
+    childChanged(json);
   }
 
   private void remove(Operation op) {
@@ -842,8 +1244,8 @@ public class RegistryVerticle extends VerticleBase {
     fireDueSchedules(wall);
     sampleResources();
     for (Operation op : new ArrayList<>(operations.values())) {
-      if (!op.isRunning()) {
-        continue;
+      if (!op.isRunning() || op.isParent()) {
+        continue; // a parent has no time limit of its own: each child has its own
       }
       long limit = config.timeoutSeconds(op.modelBytes);
       if (op.runStartedAt != null && Duration.between(op.runStartedAt, wall).getSeconds() >= limit) {
@@ -895,7 +1297,8 @@ public class RegistryVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     webhooks.close();
-    return Future.all(consumers.stream().map(MessageConsumer::unregister).toList())
+    return (fleet == null ? Future.<Void>succeededFuture() : fleet.stop())
+        .compose(x -> Future.all(consumers.stream().map(MessageConsumer::unregister).toList()))
         .compose(v -> flushNow())
         .compose(v -> storeThread.executeBlocking(() -> {
           store.close();
