@@ -62,7 +62,7 @@ class MountedRoutesTest {
 
       // The WebSocket comes along, under the same prefix.
       List<JsonObject> frames = new CopyOnWriteArrayList<>();
-      WebSocket ws = await(vertx.createWebSocketClient().connect(port, "127.0.0.1", "/hoist/api/llm/ws"));
+      WebSocket ws = await(TestSupport.webSockets(vertx).connect(port, "127.0.0.1", "/hoist/api/llm/ws"));
       ws.textMessageHandler(text -> frames.add(new JsonObject(text)));
       ws.writeTextMessage(new JsonObject().put("type", "subscribe").put("operation_id", id).encode());
       waitUntil(Duration.ofSeconds(10), () -> frames.stream().anyMatch(f -> "snapshot".equals(f.getString("type"))

@@ -120,7 +120,7 @@ class HoistEndToEndTest {
   @Test
   void aWebSocketSubscriberGetsTheSnapshotThenConsecutiveUpdatesEndingLikeRest() throws Exception {
     List<JsonObject> received = new CopyOnWriteArrayList<>();
-    WebSocket ws = await(vertx.createWebSocketClient().connect(hoist.httpPort(), "127.0.0.1", "/api/llm/ws"));
+    WebSocket ws = await(TestSupport.webSockets(vertx).connect(hoist.httpPort(), "127.0.0.1", "/api/llm/ws"));
     ws.textMessageHandler(text -> received.add(new JsonObject(text)));
 
     String id = post("/api/llm/load", new JsonObject().put("model_name", "demo-tiny")).bodyAsJsonObject().getString("operation_id");
@@ -151,7 +151,7 @@ class HoistEndToEndTest {
   @Test
   void aMalformedWebSocketMessageGetsAnErrorAndTheConnectionStaysUsable() throws Exception {
     List<JsonObject> received = new CopyOnWriteArrayList<>();
-    WebSocket ws = await(vertx.createWebSocketClient().connect(hoist.httpPort(), "127.0.0.1", "/api/llm/ws"));
+    WebSocket ws = await(TestSupport.webSockets(vertx).connect(hoist.httpPort(), "127.0.0.1", "/api/llm/ws"));
     ws.textMessageHandler(text -> received.add(new JsonObject(text)));
     ws.writeTextMessage("{not json");
     ws.writeTextMessage(new JsonObject().put("type", "dance").put("operation_id", "*").encode());

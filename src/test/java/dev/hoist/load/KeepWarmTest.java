@@ -81,7 +81,7 @@ class KeepWarmTest {
   void anIdleModelIsUnloadedAfterItsKeepAliveAndSubscribersAreTold() throws Exception {
     start(new JsonObject());
     List<JsonObject> events = new CopyOnWriteArrayList<>();
-    WebSocket ws = await(vertx.createWebSocketClient().connect(port, "127.0.0.1", "/api/llm/ws"));
+    WebSocket ws = await(TestSupport.webSockets(vertx).connect(port, "127.0.0.1", "/api/llm/ws"));
     ws.textMessageHandler(t -> events.add(new JsonObject(t)));
     ws.writeTextMessage(new JsonObject().put("type", "subscribe").put("operation_id", "*").encode());
     loadAndWait("demo-tiny");

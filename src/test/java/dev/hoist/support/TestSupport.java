@@ -40,6 +40,17 @@ public final class TestSupport {
         .put(HoistConfig.WEBROOT, "webroot");
   }
 
+  private static final java.util.Map<io.vertx.core.Vertx, io.vertx.core.http.WebSocketClient> WEB_SOCKET_CLIENTS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * One WebSocket client per Vert.x instance, kept for the whole run: a Vert.x 5 client that becomes
+   * unreachable is closed by a cleaner, and its sockets with it (close 1000 in the middle of a test).
+   */
+  public static io.vertx.core.http.WebSocketClient webSockets(io.vertx.core.Vertx vertx) {
+    return WEB_SOCKET_CLIENTS.computeIfAbsent(vertx, io.vertx.core.Vertx::createWebSocketClient);
+  }
+
   public static <T> T await(Future<T> future) {
     try {
       return future.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
