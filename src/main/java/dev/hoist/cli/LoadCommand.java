@@ -37,6 +37,12 @@ final class LoadCommand implements Callable<Integer> {
   @Option(names = "--priority", description = "-100..100; higher runs first when loads queue")
   Integer priority;
 
+  @Option(names = "--node", description = "In a fleet: the node to load on (default: the one with the most memory free)")
+  String node;
+
+  @Option(names = "--nodes", split = ",", paramLabel = "NODE", description = "In a fleet: several nodes (comma-separated), or 'all'; one parent operation")
+  List<String> nodes;
+
   @Option(names = {"-d", "--detach"}, description = "Print the operation id and return without following it")
   boolean detach;
 
@@ -64,6 +70,16 @@ final class LoadCommand implements Callable<Integer> {
     }
     if (priority != null) {
       options.priority(priority);
+    }
+    if (node != null) {
+      options.node(node);
+    }
+    if (nodes != null) {
+      if (nodes.size() == 1 && "all".equals(nodes.get(0))) {
+        options.allNodes();
+      } else {
+        options.nodes(nodes);
+      }
     }
     return options.build();
   }

@@ -125,6 +125,16 @@ public final class HoistClient {
     return request(OPS_STATS, new JsonObject());
   }
 
+  // ------------------------------------------------------------------ fleet
+
+  /**
+   * The nodes of the fleet as this node sees them: {@code {self, clustered, nodes: [{node, status,
+   * resources, loaded_models, active_operations, ...}]}} (one node outside a cluster; docs/cluster.md).
+   */
+  public Future<JsonObject> nodes() {
+    return request(NODES_LIST, new JsonObject());
+  }
+
   // ------------------------------------------------------------------ models
 
   /** The catalog, each entry with whether it is downloaded and loaded. */

@@ -34,6 +34,8 @@ public final class LoadOptions {
   private final String file;
   private final Long maxBytesPerSecond;
   private final Integer priority;
+  private final String node;
+  private final Object nodes;
 
   private LoadOptions(Builder b) {
     this.revision = b.revision;
@@ -42,6 +44,8 @@ public final class LoadOptions {
     this.file = b.file;
     this.maxBytesPerSecond = b.maxBytesPerSecond;
     this.priority = b.priority;
+    this.node = b.node;
+    this.nodes = b.nodes;
   }
 
   public static Builder builder() {
@@ -69,6 +73,12 @@ public final class LoadOptions {
     if (priority != null) {
       body.put("priority", priority);
     }
+    if (node != null) {
+      body.put(NODE, node);
+    }
+    if (nodes != null) {
+      body.put(NODES, nodes instanceof List ? new JsonArray(new ArrayList<>((List<?>) nodes)) : nodes);
+    }
     return body;
   }
 
@@ -80,6 +90,8 @@ public final class LoadOptions {
     private String file;
     private Long maxBytesPerSecond;
     private Integer priority;
+    private String node;
+    private Object nodes;
 
     private Builder() {
     }
@@ -122,6 +134,27 @@ public final class LoadOptions {
     /** −100…100; higher runs first when loads queue. */
     public Builder priority(int priority) {
       this.priority = priority;
+      return this;
+    }
+
+    /** In a fleet: the node to load on (default: the node with the most memory free for models). */
+    public Builder node(String node) {
+      this.node = node;
+      this.nodes = null;
+      return this;
+    }
+
+    /** In a fleet: load on these nodes, as one parent operation with a child per node. */
+    public Builder nodes(List<String> nodes) {
+      this.nodes = new ArrayList<>(nodes);
+      this.node = null;
+      return this;
+    }
+
+    /** In a fleet: load on every node that is up, as one parent operation. */
+    public Builder allNodes() {
+      this.nodes = "all";
+      this.node = null;
       return this;
     }
 

@@ -39,6 +39,16 @@ public final class Operation {
   }
 
   /** The hub repository the name resolved to. */
+  /** The fleet node that owns and runs it (docs/cluster.md). */
+  public String node() {
+    return json.getString(NODE);
+  }
+
+  /** On a child of a multi-node load: its parent's id; else null. */
+  public String parentId() {
+    return json.getString(PARENT_ID);
+  }
+
   public String repo() {
     return json.getString(REPO);
   }

@@ -77,7 +77,7 @@ public final class EventBusContract {
    * addresses ({@link #OPS_GET} …) are local to each node and answer for the whole fleet; these are
    * what nodes use to ask each other, and what a clustered application without Hoist deployed uses.
    * Available for {@link #OPS_CREATE}, {@link #OPS_GET}, {@link #OPS_LIST}, {@link #OPS_CANCEL},
-   * {@link #OPS_RETRY}, {@link #OPS_DELETE}.
+   * {@link #OPS_RETRY}, {@link #OPS_DELETE}, {@link #OPS_HISTORY}.
    */
   public static String onNode(String node, String address) {
     return NODE_PREFIX + node + "." + address.substring(PREFIX.length());

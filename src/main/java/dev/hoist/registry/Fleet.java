@@ -104,12 +104,20 @@ final class Fleet {
       consumers.add(vertx.eventBus().<JsonObject>consumer(NODES_HEARTBEAT, this::onHeartbeat));
       consumers.add(vertx.eventBus().<JsonObject>consumer(OPS_UPDATES, this::onUpdate));
     }
-    beat();
-    timers.add(vertx.setPeriodic(heartbeatMs, id -> beat()));
+    // The first heartbeat already carries this node's resources: placement may read them at once.
+    Future<Void> firstSample = heartbeatSource.get().timeout(heartbeatMs * 2, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .onSuccess(beat -> nodes.get(self).heartbeat = beat.put(NODE, self))
+        .<Void>mapEmpty().otherwiseEmpty();
+    Future<Void> started = firstSample.onSuccess(v -> {
+      beat();
+      timers.add(vertx.setPeriodic(heartbeatMs, id -> beat()));
+    });
     if (clustered) {
       timers.add(vertx.setPeriodic(Math.max(50, Math.min(500, heartbeatMs / 2)), id -> checkLiveness()));
     }
-    return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();
+    List<Future<?>> ready = new ArrayList<>(consumers.stream().map(MessageConsumer::completion).toList());
+    ready.add(started);
+    return Future.all(ready).mapEmpty();
   }
 
   Future<Void> stop() {

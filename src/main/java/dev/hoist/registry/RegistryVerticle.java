@@ -127,7 +127,8 @@ public class RegistryVerticle extends VerticleBase {
           consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_DELETE), this::delete));
           consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_CANCEL), this::cancel));
           consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_RETRY), this::retry));
-          consumers.add(bus.<JsonObject>localConsumer(OPS_HISTORY, this::history));
+          consumers.add(bus.<JsonObject>localConsumer(OPS_HISTORY, this::routeHistory));
+          consumers.add(bus.<JsonObject>consumer(onNode(nodeName, OPS_HISTORY), this::history));
           consumers.add(bus.<JsonObject>localConsumer(OPS_STATS, this::stats));
           consumers.add(bus.<JsonObject>localConsumer(OPS_REPORT, this::report));
           consumers.add(bus.<JsonObject>localConsumer(SCHEDULES_LIST, this::listSchedules));
@@ -432,6 +433,31 @@ public class RegistryVerticle extends VerticleBase {
       JsonObject found = asks.stream().filter(Future::succeeded).findFirst().map(Future::result).orElseThrow();
       return address.equals(OPS_GET) ? Future.succeededFuture(found) : fleet.ask(found.getString(NODE), address, body);
     });
+  }
+
+  /** History of the whole fleet: every node that answers, merged newest first, at most {@code limit}. */
+  private void routeHistory(Message<JsonObject> msg) {
+    List<String> peers = fleet.upNodes().stream().filter(n -> !n.equals(nodeName)).toList();
+    if (!fleet.clustered() || peers.isEmpty()) {
+      history(msg);
+      return;
+    }
+    JsonObject query = msg.body() == null ? new JsonObject() : msg.body();
+    Future<JsonObject> local = vertx.eventBus().<JsonObject>request(onNode(nodeName, OPS_HISTORY), query, requestOptions)
+        .map(Message::body);
+    List<Future<JsonArray>> asks = new ArrayList<>();
+    for (String node : peers) {
+      asks.add(fleet.ask(node, OPS_HISTORY, query).map(r -> r.getJsonArray(OPERATIONS, new JsonArray()))
+          .otherwise(err -> new JsonArray()));
+    }
+    local.onFailure(err -> Failures.reply(msg, err)).onSuccess(mine -> Future.join(asks).onComplete(ar -> {
+      List<JsonObject> all = new ArrayList<>();
+      mine.getJsonArray(OPERATIONS, new JsonArray()).forEach(o -> all.add((JsonObject) o));
+      asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
+      all.sort(Comparator.comparing((JsonObject o) -> Instant.parse(o.getString(CREATED_AT))).reversed());
+      int limit = Math.min(MAX_HISTORY, Math.max(1, Integer.parseInt(String.valueOf(query.getValue("limit", 50)))));
+      msg.reply(new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all.subList(0, Math.min(limit, all.size()))))));
+    }));
   }
 
   /** Every node's live operations, newest first; a lost node's as last known. */
@@ -829,9 +855,12 @@ public class RegistryVerticle extends VerticleBase {
         .onFailure(err -> Failures.reply(msg, err));
   }
 
-  private static JsonObject publicForm(JsonObject state) {
+  private JsonObject publicForm(JsonObject state) {
     JsonObject copy = state.copy();
     copy.remove("internal");
+    if (copy.getValue(NODE) == null) {
+      copy.put(NODE, nodeName); // written before nodes had names: it ran here
+    }
     return copy;
   }
 

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.Hoist;
 import dev.hoist.HoistConfig;
+import dev.hoist.client.HoistClient;
+import dev.hoist.client.LoadOptions;
+import dev.hoist.client.Operation;
 import dev.hoist.support.TestSupport;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;
@@ -184,6 +187,18 @@ class FleetTest {
 
   @Test
   @Order(5)
+  void anEmbeddingApplicationTargetsANodeThroughTheEventBusClient() {
+    HoistClient hoist = HoistClient.create(vertxA);
+    JsonObject fleet = await(hoist.nodes());
+    assertThat(fleet.getJsonArray("nodes")).hasSize(3);
+    Operation op = await(hoist.load("demo-tiny", LoadOptions.builder().node("c").build()));
+    assertThat(op.node()).isEqualTo("c");
+    // Asked on a's bus, run on c, and followed from a.
+    assertThat(await(hoist.whenFinished(op.id())).status()).isEqualTo(dev.hoist.contract.OperationStatus.COMPLETED);
+  }
+
+  @Test
+  @Order(6)
   void oneModelOnAllNodesIsOneParentOperation() {
     HttpResponse<Buffer> accepted = post(portA, "/api/llm/load", new JsonObject().put("model_name", "demo-tiny")
         .put("nodes", "all").put("max_bytes_per_second", 8_000_000));
@@ -204,10 +219,14 @@ class FleetTest {
     }
     // The parent ran no stage of its own: bytes are its children's.
     assertThat(done.getJsonObject("stage").getLong("bytes_total")).isPositive();
+    // History on any node is the fleet's: the children ran on a, b and c.
+    JsonArray history = get(portC, "/api/llm/history?limit=100").bodyAsJsonObject().getJsonArray("operations");
+    assertThat(history.stream().map(o -> (JsonObject) o).filter(o -> id.equals(o.getString("parent_id")))
+        .map(o -> o.getString("node"))).containsExactlyInAnyOrder("a", "b", "c");
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aKilledNodesOperationIsLostThenResumesWhenItReturns() throws Exception {
     List<JsonObject> seenOnC = new CopyOnWriteArrayList<>();
     WebSocket ws = await(webSockets.connect(portC, "127.0.0.1", "/api/llm/ws"));
