@@ -170,6 +170,7 @@ export class FleetPanel extends EventTarget {
     setText(c.seen, n.lost ? `Lost: ${lastSeenText(n.lastSeen)}. Its unfinished operations show as failed until it returns.` : '');
     c.seen.hidden = !n.lost;
     setText(c.resources, n.lost ? '' : resourcesText(n));
+    setText(c.loadedHead, n.lost ? 'In memory when last seen' : 'In memory');
     const models = n.loaded.length ? n.loaded.map((m) => loadedText(m)) : ['none'];
     const modelKey = models.join('\n');
     if (c.loadedKey !== modelKey) {

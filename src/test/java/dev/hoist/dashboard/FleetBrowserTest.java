@@ -41,7 +41,8 @@ import org.openqa.selenium.support.ui.Select;
  * on 127.0.0.1 (a unique cluster name, free ports), downloads throttled so a load visibly runs. The
  * page is node a's; it lists both nodes in the Fleet panel, sends a load to b through the picker's
  * "Where" field and follows it live to green with b named, then loads on all nodes and shows the
- * parent with one row per child, each opening its child. The console must stay clean.
+ * parent with one row per child, each opening its child; last, b stops and shows as lost. The
+ * console must stay clean.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -267,6 +268,25 @@ class FleetBrowserTest {
     List<String> tags = chrome.driver.findElements(By.cssSelector("#operations [data-testid=operation-node]")).stream()
         .map(WebElement::getText).toList();
     assertThat(tags).contains("on 2 nodes", "on a", "on b");
+  }
+
+  @Test
+  @Order(4)
+  void aNodeThatStopsShowsAsLostWithWhenItWasLastSeen() throws Exception {
+    Vertx b = vertxB;
+    vertxB = null;
+    b.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    chrome.waitFor(Duration.ofSeconds(20), "node b shows as lost", d -> "lost".equals(nodeCard("b").getDomAttribute("data-node-status")));
+    WebElement card = nodeCard("b");
+    assertThat(card.findElement(By.cssSelector("[data-testid=fleet-node-status]")).getText()).isEqualTo("Lost");
+    assertThat(card.findElement(By.cssSelector("[data-testid=fleet-node-seen]")).getText()).matches("Lost: last seen \\d\\d:\\d\\d:\\d\\d, .* ago\\..*");
+    assertThat(chrome.computed(card, "border-top-color")).as("a lost node's red frame").isEqualTo("rgb(220, 38, 38)");
+    assertThat(chrome.byId("fleet-count").getText()).isEqualTo("2 nodes, 1 lost");
+    assertThat(nodeCard("a").getDomAttribute("data-node-status")).isEqualTo("up");
+    // Only a is left to load on: no choice to make.
+    chrome.waitFor(QUICK, "the Where field hides", d -> !chrome.byId("node-field").isDisplayed());
+    assertThat(chrome.byId("load-target").getText()).isEqualTo("Will load demo-tiny");
+    chrome.fullPageScreenshot("fleet-08-b-lost");
   }
 
   // ------------------------------------------------------------------ helpers
