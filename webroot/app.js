@@ -3,7 +3,8 @@
 // js/format.js pure helpers · js/modal.js progress modal · js/chart.js throughput chart ·
 // js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js ·
 // js/history.js + js/timeline.js history and statistics · js/views.js the Live / History tabs ·
-// js/auth.js + js/tokendialog.js the API token (asked for when the server refuses a request).
+// js/auth.js + js/tokendialog.js the API token (asked for when the server refuses a request) ·
+// js/fleet.js + js/fleetview.js the Fleet panel (GET /api/llm/nodes) and where a load goes.
 
 import { api, access, wsUrl, ApiError } from './js/api.js';
 import { TokenDialog } from './js/tokendialog.js';
@@ -144,10 +145,14 @@ const tokenDialog = new TokenDialog({
     store.syncList().catch(() => {});
     picker.refresh();
     schedules.refresh();
+    fleet.refresh();
   },
 });
 // A token just accepted: the WebSocket tries again at once, now with it.
-access.addEventListener('accepted', () => store.reconnectNow());
+access.addEventListener('accepted', () => {
+  store.reconnectNow();
+  fleet.refresh(); // the panel's first ask may have been refused for want of it
+});
 
 const connection = byId('connection-status');
 function renderMode() {
