@@ -3,7 +3,8 @@
 // js/format.js pure helpers · js/modal.js progress modal · js/chart.js throughput chart ·
 // js/terminal.js log view · js/operations.js list · js/picker.js model picker · js/notify.js ·
 // js/history.js + js/timeline.js history and statistics · js/views.js the Live / History tabs ·
-// js/auth.js + js/tokendialog.js the API token (asked for when the server refuses a request).
+// js/auth.js + js/tokendialog.js the API token (asked for when the server refuses a request) ·
+// js/fleet.js + js/fleetview.js the Fleet panel (GET /api/llm/nodes) and where a load goes.
 
 import { api, access, wsUrl, ApiError } from './js/api.js';
 import { TokenDialog } from './js/tokendialog.js';
@@ -16,6 +17,8 @@ import { setupNotifications } from './js/notify.js';
 import { HistoryView } from './js/history.js';
 import { SchedulesView } from './js/schedules.js';
 import { setupViews } from './js/views.js';
+import { FleetPanel } from './js/fleetview.js';
+import { loadRequest } from './js/fleet.js';
 import { byId, hydrateIcons, setText, setAttr, announce } from './js/dom.js';
 import { statusInfo, clampPercent } from './js/format.js';
 
@@ -25,9 +28,12 @@ hydrateIcons();
 const store = new LiveStore({ url: () => wsUrl() });
 const caps = new Capabilities();
 
-/** Starts a load and returns its operation id (fetching the operation at once for a quick first paint). */
-async function startLoad(modelName) {
-  const res = await api.load(modelName);
+/**
+ * Starts a load and returns its operation id (fetching the operation at once for a quick first
+ * paint). target: "" (best node, or outside a fleet), a node name, or all nodes (fleet.js).
+ */
+async function startLoad(modelName, target = '') {
+  const res = await api.load(loadRequest(modelName, target));
   if (!res || !res.operation_id) {
     throw new ApiError(200, 'bad_response', 'The server accepted the load but sent no operation id.');
   }
@@ -80,10 +86,16 @@ const actions = {
   },
 };
 
-const modal = new ProgressModal({ store, caps, actions });
+// Opens the modal on an operation; the fleet panel's rows use it before the modal exists.
+let openOperation = () => {};
+const fleet = new FleetPanel({ api, store, open: (id, opener) => openOperation(id, opener) });
+
+const modal = new ProgressModal({ store, caps, actions, fleet });
+openOperation = (id, opener) => modal.open(id, opener);
 
 new OperationsList({
   store,
+  fleet,
   handlers: {
     open: (id, opener) => modal.open(id, opener),
     remove: (op) => actions.remove(op),
@@ -94,13 +106,19 @@ const picker = new ModelPicker({
   api,
   caps,
   startLoad,
+  fleet,
   onStarted: (id, name, opener) => modal.open(id, opener, name),
 });
 
 setupNotifications({ store, onActivate: (id) => modal.open(id, null) });
 
 const historyView = new HistoryView({ api, store });
-setupViews({ onShow: (view) => historyView.show(view === 'history') });
+setupViews({
+  onShow: (view) => {
+    historyView.show(view === 'history');
+    if (view === 'live') fleet.refresh(); // the panel was not asked about while hidden
+  },
+});
 
 // ---------------------------------------------------------------- connection indicator
 
@@ -127,10 +145,14 @@ const tokenDialog = new TokenDialog({
     store.syncList().catch(() => {});
     picker.refresh();
     schedules.refresh();
+    fleet.refresh();
   },
 });
 // A token just accepted: the WebSocket tries again at once, now with it.
-access.addEventListener('accepted', () => store.reconnectNow());
+access.addEventListener('accepted', () => {
+  store.reconnectNow();
+  fleet.refresh(); // the panel's first ask may have been refused for want of it
+});
 
 const connection = byId('connection-status');
 function renderMode() {
@@ -193,5 +215,6 @@ const schedules = new SchedulesView({ api });
 
 store.start();
 picker.refresh();
+fleet.start();
 schedules.refresh();
 caps.probeUnknown();

@@ -117,7 +117,9 @@ const enc = encodeURIComponent;
 
 export const api = {
   listModels: () => request('GET', '/api/llm/models'),
-  load: (modelName) => request('POST', '/api/llm/load', { model_name: modelName }),
+  // A name, or a whole request (fleet.js loadRequest: with node or nodes).
+  load: (req) => request('POST', '/api/llm/load', typeof req === 'string' ? { model_name: req } : req),
+  nodes: () => request('GET', '/api/llm/nodes'),
   listOperations: () => request('GET', '/api/llm/progress'),
   getOperation: (id) => request('GET', `/api/llm/progress/${enc(id)}`),
   deleteOperation: (id) => request('DELETE', `/api/llm/progress/${enc(id)}`),

@@ -9,6 +9,7 @@ import {
 } from './format.js';
 import { ThroughputChart } from './chart.js';
 import { Terminal } from './terminal.js';
+import { childRows, nodeTag, isParent } from './fleet.js';
 
 const SAMPLED = new Set(['downloading', 'loading']);
 
@@ -33,18 +34,22 @@ export function resourcesLine(r) {
 }
 
 export class ProgressModal {
-  /** actions: {retry(op) → new id, cancel(op)} */
-  constructor({ store, caps, actions }) {
+  /** actions: {retry(op) → new id, cancel(op)}; fleet: the FleetPanel (optional), whose `multi` says whether to name nodes. */
+  constructor({ store, caps, actions, fleet = null }) {
     this.store = store;
     this.caps = caps;
     this.actions = actions;
+    this.fleet = fleet;
+    this.childIds = new Set();
+    this.childRows = new Map();
     this.dialog = byId('progress-modal');
     const ids = ['modal-title', 'modal-model', 'modal-sub', 'modal-status', 'modal-message', 'modal-progressbar',
       'modal-percent', 'modal-stalled', 'modal-removed', 'modal-stages', 'stat-bytes-label', 'stat-bytes', 'modal-resources',
       'stat-speed', 'stat-eta', 'stat-elapsed', 'modal-chart', 'modal-files', 'files-count', 'files-body',
       'modal-summary', 'sum-arch', 'sum-params', 'sum-tensors', 'sum-dtypes', 'sum-resident', 'sum-context',
       'modal-error', 'error-title', 'error-message', 'error-code', 'error-hint', 'modal-action-error',
-      'btn-done', 'btn-close', 'btn-retry', 'btn-cancel', 'modal-attempt', 'modal-queued', 'modal-chart-panel', 'modal-transport'];
+      'btn-done', 'btn-close', 'btn-retry', 'btn-cancel', 'modal-attempt', 'modal-queued', 'modal-chart-panel', 'modal-transport',
+      'modal-node', 'modal-parent', 'modal-parent-open', 'modal-children', 'children-list'];
     this.el = Object.fromEntries(ids.map((id) => [id, byId(id)]));
     this.fill = this.el['modal-progressbar'].querySelector('.progress-fill');
     this.verb = this.el['modal-title'].querySelector('.modal-verb');
@@ -89,9 +94,16 @@ export class ProgressModal {
       this.downOnBackdrop = false;
     });
     store.addEventListener('change', (e) => {
-      if (e.detail.id !== this.id) return;
+      if (e.detail.id !== this.id) {
+        if (this.childIds.has(e.detail.id)) this.schedule(); // a child of the shown parent moved
+        return;
+      }
       if (e.detail.removed) this.removed = true;
       this.schedule();
+    });
+    if (fleet) fleet.addEventListener('change', () => this.schedule());
+    this.el['modal-parent-open'].addEventListener('click', () => {
+      if (this.lastOp && this.lastOp.parent_id) this.showOther(this.lastOp.parent_id);
     });
     caps.addEventListener('change', () => this.schedule());
     // Without the WebSocket the page polls: said quietly in the footer, as the header says it too.
@@ -120,6 +132,13 @@ export class ProgressModal {
 
   close() {
     if (this.isOpen) this.dialog.close();
+  }
+
+  /** From inside the modal to a related operation (a child, or the parent): shown in place. */
+  showOther(id) {
+    this.show(id);
+    this.el['modal-title'].focus();
+    if (!this.store.get(id)) this.store.refresh(id).catch(() => {});
   }
 
   /** Switches what the modal shows (a new open, or the new operation a retry started). */
@@ -250,6 +269,7 @@ export class ProgressModal {
       setText(e['modal-stalled'], `No data ${secs ? `for ${formatDuration(secs)}` : 'for a while'}: the transfer looks stalled. Hoist keeps trying.`);
     }
 
+    this.renderFleet(op);
     this.renderStages(op);
     this.renderTimes(op, info);
     this.renderChart(op);
@@ -284,6 +304,7 @@ export class ProgressModal {
     setAttr(e['modal-progressbar'], 'aria-valuenow', 0);
     setText(e['modal-percent'], '0%');
     this.renderStages({ status: 'queued' });
+    this.renderFleet(null);
     for (const id of ['stat-bytes', 'stat-speed', 'stat-eta', 'stat-elapsed']) setText(e[id], '—');
     this.chart.update([], { active: true });
     for (const id of ['modal-files', 'modal-summary', 'modal-error', 'modal-stalled', 'modal-attempt', 'modal-queued']) {
@@ -291,6 +312,60 @@ export class ProgressModal {
     }
     this.terminal.setLines([]);
     this.renderButtons({ status: 'initializing', finished: false });
+  }
+
+  /** The node it runs on (when there are several), its parent, or a multi-node parent's children. */
+  renderFleet(op) {
+    const e = this.el;
+    const parent = isParent(op);
+    const tag = op && (parent || (this.fleet && this.fleet.multi)) ? nodeTag(op) : '';
+    setText(e['modal-node'], tag);
+    setAttr(e['modal-node'], 'hidden', !tag);
+    setAttr(e['modal-parent'], 'hidden', !(op && op.parent_id));
+    const rows = parent ? childRows(op, (id) => this.store.get(id)) : [];
+    this.childIds = new Set(rows.map((r) => r.operation_id).filter(Boolean));
+    setAttr(e['modal-children'], 'hidden', !rows.length);
+    const list = e['children-list'];
+    const keep = new Set(rows.map((r) => r.node));
+    for (const [node, row] of this.childRows) {
+      if (!keep.has(node) || !list.contains(row.li)) {
+        row.li.remove();
+        this.childRows.delete(node);
+      }
+    }
+    rows.forEach((r, i) => {
+      let row = this.childRows.get(r.node);
+      if (!row) {
+        row = {};
+        row.open = h('button', { type: 'button', class: 'link-button child-node mono', 'data-testid': 'modal-child-open', text: r.node });
+        row.pill = h('span', { class: 'pill', 'data-testid': 'modal-child-status' });
+        row.fill = h('span', { class: 'progress-fill' });
+        row.bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 }, row.fill);
+        row.pct = h('span', { class: 'op-pct num', 'aria-hidden': 'true' });
+        row.message = h('p', { class: 'child-message' });
+        row.li = h('li', { class: 'child', 'data-node': r.node, 'data-testid': 'modal-child' },
+          h('div', { class: 'child-top' }, row.open, row.pill),
+          h('div', { class: 'op-progress' }, row.bar, row.pct), row.message);
+        row.open.addEventListener('click', () => {
+          if (row.id) this.showOther(row.id);
+        });
+        this.childRows.set(r.node, row);
+      }
+      row.id = r.operation_id;
+      setAttr(row.li, 'data-operation-id', r.operation_id);
+      setAttr(row.open, 'aria-label', `${r.node}: ${r.label}, ${r.progress}%. Show the operation on ${r.node}`);
+      setAttr(row.open, 'aria-disabled', r.operation_id ? null : 'true');
+      setText(row.pill, r.label);
+      for (const el of [row.li, row.pill, row.bar]) setAttr(el, 'data-status', r.status);
+      row.fill.style.width = `${r.progress}%`;
+      setAttr(row.bar, 'aria-valuenow', r.progress);
+      setAttr(row.bar, 'aria-valuetext', `${r.progress}%, ${r.label}`);
+      setAttr(row.bar, 'aria-label', `Progress on ${r.node}`);
+      setText(row.pct, `${r.progress}%`);
+      setText(row.message, r.message);
+      setAttr(row.message, 'data-level', r.status === 'error' ? 'error' : null);
+      if (list.children[i] !== row.li) list.insertBefore(row.li, list.children[i] || null);
+    });
   }
 
   renderStages(op) {

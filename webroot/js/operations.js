@@ -6,11 +6,13 @@ import {
   statusInfo, clampPercent, formatBytes, formatRate, formatDuration, formatClock, repoLabel, isNum,
   statusLabel, queueText, attemptText,
 } from './format.js';
+import { nodeTag, isParent } from './fleet.js';
 
 export class OperationsList {
-  /** handlers: {open(id, opener), remove(op) → Promise} */
-  constructor({ store, handlers }) {
+  /** handlers: {open(id, opener), remove(op) → Promise}; fleet: the FleetPanel (optional): names nodes when several. */
+  constructor({ store, handlers, fleet = null }) {
     this.store = store;
+    this.fleet = fleet;
     this.handlers = handlers;
     this.ul = byId('operations');
     this.empty = byId('ops-empty');
@@ -19,6 +21,7 @@ export class OperationsList {
     this.rows = new Map();
     this.frame = 0;
     store.addEventListener('change', () => this.schedule());
+    if (fleet) fleet.addEventListener('change', () => this.schedule());
     this.render();
   }
 
@@ -38,6 +41,7 @@ export class OperationsList {
     setText(this.count, ops.length
       ? `${ops.length} total${running ? `, ${running} running` : ''}${queued ? `, ${queued} queued` : ''}` : '');
 
+    this.multi = !!(this.fleet && this.fleet.multi);
     const keep = new Set(ops.map((op) => op.operation_id));
     for (const [id, row] of this.rows) {
       if (!keep.has(id)) this.drop(id, row);
@@ -60,6 +64,7 @@ export class OperationsList {
     r.open = h('button', { type: 'button', class: 'op-open' }, r.name, h('span', { class: 'visually-hidden', text: ', show details' }));
     r.pill = h('span', { class: 'pill', 'data-testid': 'operation-status' });
     r.attempt = h('span', { class: 'badge badge-attempt', 'data-testid': 'operation-attempt', hidden: true });
+    r.node = h('span', { class: 'badge badge-node', 'data-testid': 'operation-node', hidden: true });
     r.repo = h('p', { class: 'op-repo mono' });
     r.fill = h('span', { class: 'progress-fill' });
     r.bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 }, r.fill);
@@ -72,7 +77,7 @@ export class OperationsList {
     r.message = h('p', { class: 'op-message' });
     r.remove = h('button', { type: 'button', class: 'btn-icon op-remove' }, icon('trash'));
     r.li = h('li', { class: 'op', 'data-operation-id': id, 'data-testid': 'operation' },
-      h('div', { class: 'op-top' }, r.open, r.pill, r.attempt, r.remove),
+      h('div', { class: 'op-top' }, r.open, r.pill, r.node, r.attempt, r.remove),
       r.repo,
       h('div', { class: 'op-progress' }, r.bar, r.pct),
       h('p', { class: 'op-meta' }, r.queue, r.bytes, r.speed, r.eta, r.time),
@@ -93,6 +98,10 @@ export class OperationsList {
     setText(r.attempt, attempt);
     r.attempt.hidden = !attempt;
     setText(r.queue, queueText(op));
+    const node = this.multi || isParent(op) ? nodeTag(op) : '';
+    setText(r.node, node);
+    r.node.hidden = !node;
+    setAttr(r.li, 'data-node', op.node || null);
     for (const el of [r.li, r.pill, r.bar]) {
       setAttr(el, 'data-status', info.status);
       setAttr(el, 'data-stalled', info.stalled ? 'true' : null);

@@ -3,6 +3,7 @@
 
 import { byId, h, setText, setAttr, setBusy } from './dom.js';
 import { parseModelInput, errorHint, formatBytes, formatDuration } from './format.js';
+import { targetOptions, targetText } from './fleet.js';
 
 const STORAGE_KEY = 'hoist.model';
 
@@ -45,15 +46,19 @@ export function residentLine(r) {
 }
 
 export class ModelPicker {
-  /** startLoad(name) → operation id; onStarted(operationId, modelName, opener): a load was accepted. */
-  constructor({ api, caps, startLoad, onStarted }) {
+  /**
+   * startLoad(name, target) → operation id; onStarted(operationId, modelName, opener): a load was
+   * accepted. fleet (optional): the FleetPanel; with two or more nodes up, "Where" offers the best
+   * node (target ""), each node, or all of them (fleet.js ALL_NODES).
+   */
+  constructor({ api, caps, startLoad, onStarted, fleet = null }) {
     this.api = api;
     this.caps = caps;
     this.startLoad = startLoad;
     this.onStarted = onStarted;
     this.models = [];
     const ids = ['load-form', 'model-select', 'model-input', 'load-button', 'load-target', 'load-error',
-      'model-details', 'catalog-status', 'catalog-error', 'unload-button'];
+      'model-details', 'catalog-status', 'catalog-error', 'unload-button', 'node-field', 'node-select'];
     this.el = Object.fromEntries(ids.map((id) => [id, byId(id)]));
     const e = this.el;
     e['load-form'].addEventListener('submit', (ev) => {
@@ -71,7 +76,32 @@ export class ModelPicker {
       this.renderSelection();
     });
     e['unload-button'].addEventListener('click', () => this.unload());
+    e['node-select'].addEventListener('change', () => {
+      this.clearError();
+      this.renderSelection();
+    });
+    if (fleet) fleet.addEventListener('change', (ev) => this.renderTargets(ev.detail.summary));
     caps.addEventListener('change', () => this.renderSelection());
+  }
+
+  /** Where the load goes: "" for the best node (also outside a fleet), a node name, or ALL_NODES. */
+  get target() {
+    return this.el['node-field'].hidden ? '' : this.el['node-select'].value;
+  }
+
+  /** The "Where" choices, kept while they still exist; hidden unless two or more nodes are up. */
+  renderTargets(summary) {
+    const e = this.el;
+    const options = targetOptions(summary);
+    const key = options.map((o) => `${o.value}=${o.label}`).join('\n');
+    if (key !== this.targetsKey) {
+      this.targetsKey = key;
+      const before = e['node-select'].value;
+      e['node-select'].replaceChildren(...options.map((o) => h('option', { value: o.value, text: o.label })));
+      e['node-select'].value = options.some((o) => o.value === before) ? before : '';
+    }
+    e['node-field'].hidden = options.length === 0;
+    this.renderSelection();
   }
 
   get selected() {
@@ -144,8 +174,9 @@ export class ModelPicker {
     const target = typed.ok ? typed.value : m ? m.name : '';
     const line = e['load-target'];
     if (target) {
+      const where = targetText(this.target);
       line.replaceChildren('Will load ', h('strong', { class: 'mono', text: target }),
-        typed.ok ? ' (the typed repo)' : '');
+        typed.ok ? ' (the typed repo)' : '', where);
     } else {
       line.replaceChildren();
     }
@@ -170,7 +201,7 @@ export class ModelPicker {
     if (!setBusy(button, true)) return;
     setText(button.querySelector('.label'), 'Starting…');
     try {
-      const id = await this.startLoad(name);
+      const id = await this.startLoad(name, this.target);
       this.onStarted(id, name, button);
     } catch (err) {
       this.showError(errorContent(`Could not start loading “${name}”.`, err), typed.ok ? e['model-input'] : null);

@@ -182,6 +182,12 @@ class DashboardBrowserTest {
   void loadingDemoShardedFromThePickerOpensTheModalAndFollowsItToGreen() throws Exception {
     openDashboard(base);
     assertThat(connectionState()).isEqualTo("live");
+    // One node, not clustered: the Fleet panel is one compact line, and the picker offers no "Where".
+    chrome.waitFor(QUICK, "the Fleet panel's compact line", d -> chrome.byId("fleet-compact").isDisplayed());
+    assertThat(chrome.byId("fleet-compact").getText()).contains("memory free for models").contains("disk free");
+    assertThat(chrome.byId("fleet-count").getText()).isEqualTo("not clustered");
+    assertThat(chrome.byId("fleet-nodes").isDisplayed()).isFalse();
+    assertThat(chrome.byId("node-field").isDisplayed()).isFalse();
     chrome.byId("model-select").click();
     new Select(chrome.byId("model-select")).selectByValue("demo-sharded");
     assertThat(chrome.byId("load-target").getText()).isEqualTo("Will load demo-sharded");
@@ -190,6 +196,7 @@ class DashboardBrowserTest {
     chrome.byId("load-button").click();
     chrome.waitFor(QUICK, "the progress modal opens by itself", d -> modalOpen());
     assertThat(chrome.byId("modal-model").getText()).isEqualTo("demo-sharded");
+    assertThat(chrome.byId("modal-node").isDisplayed()).as("one node: no node tag").isFalse();
     chrome.waitFor(QUICK, "the download starts", d -> "downloading".equals(modalStatus()));
 
     List<Integer> seen = watchProgress(4, Duration.ofSeconds(20), () -> "downloading".equals(modalStatus()));
