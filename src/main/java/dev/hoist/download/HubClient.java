@@ -13,12 +13,15 @@ import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,6 +39,12 @@ final class HubClient {
   private static final int MAX_METADATA_BYTES = 32 << 20;
   private static final int MAX_TREE_PAGES = 100;
   private static final int MAX_REDIRECTS = 5;
+  /**
+   * How long resolving the hub's name and connecting may take together. The client's connect
+   * timeout starts only once the name is resolved, and a nameserver that never answers would hold
+   * a request for as long as the resolver allows (a minute and more).
+   */
+  static final long CONNECT_DEADLINE_MS = 10_000;
 
   /** A metadata answer: its body, and its Link header (the tree API's pagination). */
   record Answer(Buffer body, String link) {
@@ -141,7 +150,7 @@ final class HubClient {
       options.putHeader("Authorization", auth);
     }
     Promise<Answer> answer = Promise.promise();
-    http.request(options).compose(HttpClientRequest::send).onComplete(ar -> {
+    connect(http, options).compose(HttpClientRequest::send).onComplete(ar -> {
       if (ar.failed()) {
         answer.fail(unreachable(hub, ar.cause()));
         return;
@@ -164,6 +173,17 @@ final class HubClient {
       read(hub, response, answer);
     });
     return answer.future();
+  }
+
+  /** {@code http.request(options)}, failing after {@link #CONNECT_DEADLINE_MS} however long name resolution would take. */
+  static Future<HttpClientRequest> connect(HttpClient http, RequestOptions options) {
+    return http.request(options).timeout(CONNECT_DEADLINE_MS, TimeUnit.MILLISECONDS).recover(err -> Future.failedFuture(
+        err instanceof TimeoutException ? new ConnectException("no connection to " + hostOf(options) + " within "
+            + CONNECT_DEADLINE_MS / 1000 + " s (name resolution and connect)") : err));
+  }
+
+  private static String hostOf(RequestOptions options) {
+    return options.getHost() != null ? options.getHost() : "the hub";
   }
 
   /** Reads a 2xx answer's body as it arrives, dropping the connection the moment it is too large. */

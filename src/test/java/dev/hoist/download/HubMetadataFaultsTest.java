@@ -2,18 +2,24 @@ package dev.hoist.download;
 
 import static dev.hoist.download.DownloadHarness.WEIGHTS;
 import static dev.hoist.download.DownloadHarness.logs;
+import static dev.hoist.support.TestSupport.await;
 import static dev.hoist.support.TestSupport.waitUntil;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.HoistConfig;
 import dev.hoist.support.FaultHub.Answer;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.dns.AddressResolverOptions;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -306,5 +312,36 @@ class HubMetadataFaultsTest extends DownloadFixture {
     assertThat(op.getString("message")).contains("hub.invalid");
     assertThat(ms).as("a name that does not resolve fails in bounded time").isLessThan(15_000);
     Files.deleteIfExists(models);
+  }
+
+  /**
+   * Where the nameserver never answers (a sandbox without DNS, a dead resolver), name resolution
+   * would wait as long as the resolver lets it: here a minute. The metadata request bounds it.
+   */
+  @Test
+  void aNameserverThatNeverAnswersFailsTheOperationWithinTheConnectDeadline() throws Exception {
+    await(vertx.close());
+    DatagramSocket silent = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+    try {
+      vertx = Vertx.vertx(new VertxOptions().setAddressResolverOptions(new AddressResolverOptions()
+          .addServer("127.0.0.1:" + silent.getLocalPort()).setQueryTimeout(60_000).setMaxQueries(1)));
+      h = new DownloadHarness(vertx, dataDir, hubDir);
+      hub = h.startHub();
+      Path models = hubDir.resolveSibling(hubDir.getFileName() + "-models.json");
+      Files.writeString(models, new JsonObject().put("models", new JsonArray().add(new JsonObject()
+          .put("name", "lost").put("repo", "test/lost").put("hub", "mirror"))).encode());
+      h.startHoist(new JsonObject().put(HoistConfig.MODELS_FILE, models.toString())
+          .put(HoistConfig.MIRROR_ENDPOINT, "http://hub.silent.test:1").put(HoistConfig.DOWNLOAD_RETRIES, 0));
+
+      long start = System.nanoTime();
+      JsonObject op = h.loadBesideHealthy("lost");
+      long ms = (System.nanoTime() - start) / 1_000_000;
+      assertFailedCreatingNothing(op, "test/lost", "hub_unreachable", true, "could not resolve test/lost@main after 1 attempts");
+      assertThat(op.getString("message")).contains("hub.silent.test");
+      assertThat(ms).as("bounded by the connect deadline, not the resolver's minute").isBetween(9_000L, 25_000L);
+      Files.deleteIfExists(models);
+    } finally {
+      silent.close();
+    }
   }
 }
