@@ -111,6 +111,9 @@ final class DownloadJob {
           }
           return new JsonObject().put(COMMIT, commit).put(SNAPSHOT_DIR, snapshot.toString()).put(FILES, out);
         })
+        // Our own disk failing (full, read-only) while planning, linking or writing the ref: said as such.
+        .recover(err -> Future.failedFuture(err instanceof java.io.IOException || err instanceof java.io.UncheckedIOException
+            ? localIo(err) : err))
         .andThen(ar -> {
           if (ar.failed()) {
             stop(ar.cause() instanceof HoistException ? (HoistException) ar.cause() : localIo(ar.cause()));
@@ -154,6 +157,9 @@ final class DownloadJob {
       fileDone.put(f.path, have);
       bytesTotal += f.size;
       needed += f.size - have;
+    }
+    if (needed == 0) {
+      return 0; // everything is in the cache already: nothing to write, so no room needed
     }
     Path root = cache.root;
     Files.createDirectories(root);

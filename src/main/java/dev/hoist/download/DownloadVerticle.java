@@ -19,8 +19,6 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.client.WebClient;
-import io.vertx.ext.web.client.WebClientOptions;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -48,7 +46,8 @@ public class DownloadVerticle extends VerticleBase {
   private HubClient hubs;
   private HubFiles files;
   private HttpClient http;
-  private WebClient web;
+  /** The metadata API's own pool, so a revision lookup never waits behind long file transfers. */
+  private HttpClient meta;
   private Throttle throttle;
   private ConnectionSlots slots;
   private Transfers transfers;
@@ -78,8 +77,9 @@ public class DownloadVerticle extends VerticleBase {
         .setKeepAlive(true);
     int maxConnections = settings.downloadMaxConnections();
     http = vertx.createHttpClient(clientOptions, new PoolOptions().setHttp1MaxSize(Math.max(maxConnections, 4)));
-    web = WebClient.create(vertx, new WebClientOptions().setConnectTimeout(10_000).setUserAgent("hoist/0.1"));
-    hubs = new HubClient(web, endpoints, ModelCatalog.DEFAULT_HUB, settings.hfToken(), 30_000);
+    meta = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(10_000)
+        .setKeepAlive(true), new PoolOptions().setHttp1MaxSize(5));
+    hubs = new HubClient(meta, endpoints, ModelCatalog.DEFAULT_HUB, settings.hfToken(), 30_000);
     files = new HubFiles(http, hubs);
     throttle = new Throttle(settings.downloadMaxBytesPerSecond());
     slots = new ConnectionSlots(maxConnections);
@@ -218,8 +218,7 @@ public class DownloadVerticle extends VerticleBase {
     return Future.all(consumers.stream().map(MessageConsumer::unregister).toList()).otherwiseEmpty()
         .compose(v -> transfers.abortAll(stopping).timeout(STOP_GRACE_MS, TimeUnit.MILLISECONDS).otherwiseEmpty())
         .compose(v -> {
-          web.close();
-          return http.close();
+          return Future.join(meta.close(), http.close());
         });
   }
 }

@@ -94,6 +94,9 @@ final class HubCache {
       return;
     }
     Path ref = repoDir(repo).resolve("refs").resolve(revision);
+    if (commit.equals(commitFor(repo, revision))) {
+      return; // already so: rewriting it would need disk space a full disk does not have
+    }
     Files.createDirectories(ref.getParent());
     Path tmp = ref.resolveSibling(ref.getFileName() + ".hoist-tmp");
     Files.writeString(tmp, commit, StandardCharsets.UTF_8);

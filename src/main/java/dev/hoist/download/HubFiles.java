@@ -56,7 +56,7 @@ final class HubFiles {
     if (auth != null && sameOrigin(url, hubs.endpoint(hub))) {
       options.putHeader("Authorization", auth);
     }
-    return http.request(options).compose(req -> {
+    return HubClient.connect(http, options).compose(req -> {
       onRequest.accept(req);
       return req.send();
     }).compose(resp -> {

@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The download stage against a hub that misbehaves on the network: a real HTTP server on 127.0.0.1
- * serving test repos, with faults injected per request. Every test also checks that the cache holds
- * only verified blobs under final names.
+ * serving test repos, with faults injected per request. Every fault runs beside a healthy load of
+ * another model ({@link DownloadHarness#loadBesideHealthy}) that must complete with the right bytes,
+ * and every test also checks that the cache holds only verified blobs under final names.
  */
 class DownloadFaultsTest {
 
@@ -68,7 +69,7 @@ class DownloadFaultsTest {
     file.putLong(header.length()).put(header.getBytes(StandardCharsets.UTF_8));
     h.repo("test/corrupt", file.array()).startHoist();
 
-    JsonObject op = h.loadAndWait("test/corrupt");
+    JsonObject op = h.loadBesideHealthy("test/corrupt");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getString("message")).contains("model.safetensors").contains("'w'");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("invalid_model_file");
@@ -103,7 +104,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> n == 0 ? Answer.normal().cutAfter(cut) : Answer.normal());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/cut");
+    JsonObject op = h.loadBesideHealthy("test/cut");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     assertThat(logs(op)).contains("Retrying download model.safetensors").contains("Resuming model.safetensors");
     List<FaultHub.Seen> requests = hub.seen(WEIGHTS);
@@ -121,7 +122,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> n < 2 ? Answer.status(status) : Answer.normal());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/5xx");
+    JsonObject op = h.loadBesideHealthy("test/5xx");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     assertThat(logs(op)).contains("Retrying download model.safetensors").contains("HTTP " + status);
     assertThat(hub.seen(WEIGHTS)).hasSize(3);
@@ -134,7 +135,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> Answer.status(503));
     h.startHoist(new JsonObject().put("HOIST_DOWNLOAD_RETRIES", 2));
 
-    JsonObject op = h.loadAndWait("test/down");
+    JsonObject op = h.loadBesideHealthy("test/down");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("hub_unreachable");
     assertThat(op.getJsonObject("error").getBoolean("retryable")).isTrue();
@@ -148,7 +149,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> n == 0 ? Answer.status(429, "Retry-After", "1") : Answer.normal());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/busy");
+    JsonObject op = h.loadBesideHealthy("test/busy");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     List<FaultHub.Seen> requests = hub.seen(WEIGHTS);
     assertThat(requests).hasSize(2);
@@ -168,7 +169,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> Answer.normal().ignoreRange());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/norange");
+    JsonObject op = h.loadBesideHealthy("test/norange");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     assertThat(logs(op)).contains("ignored the Range request for model.safetensors").contains("starting the file over");
     assertThat(hub.seen(WEIGHTS)).hasSize(1);
@@ -187,7 +188,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> Answer.normal().contentRange("bytes 0-" + (weights.length - half - 1) + "/" + weights.length));
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/badrange");
+    JsonObject op = h.loadBesideHealthy("test/badrange");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("hub_error");
     assertThat(op.getString("message")).contains("model.safetensors").contains("wrong range").contains("Content-Range")
@@ -214,7 +215,7 @@ class DownloadFaultsTest {
     });
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/size");
+    JsonObject op = h.loadBesideHealthy("test/size");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("hub_error");
     assertThat(op.getString("message")).contains("model.safetensors").contains("listed").contains(String.valueOf(weights.length + delta))
@@ -229,7 +230,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> Answer.normal().corrupt());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/garbled");
+    JsonObject op = h.loadBesideHealthy("test/garbled");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("checksum_mismatch");
     assertThat(op.getString("message")).contains("model.safetensors").contains(weightsSha256);
@@ -245,7 +246,7 @@ class DownloadFaultsTest {
     hub.on(WEIGHTS, (req, n) -> n == 0 ? Answer.normal().corrupt() : Answer.normal());
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/flaky");
+    JsonObject op = h.loadBesideHealthy("test/flaky");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     assertThat(logs(op)).contains("checksum mismatch for model.safetensors").contains("fetching it once more");
     assertThat(hub.seen(WEIGHTS)).hasSize(2);
@@ -255,7 +256,7 @@ class DownloadFaultsTest {
   @Test
   void anUnknownRepoFailsAtOnceWithModelNotFound() throws Exception {
     h.startHoist();
-    JsonObject op = h.loadAndWait("test/absent");
+    JsonObject op = h.loadBesideHealthy("test/absent");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("model_not_found");
     assertThat(op.getString("message")).contains("test/absent");

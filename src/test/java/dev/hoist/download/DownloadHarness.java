@@ -38,6 +38,8 @@ final class DownloadHarness {
   static final String WEIGHTS = "model.safetensors";
   static final String CONFIG = "{\"model_type\":\"llama\",\"max_position_embeddings\":2048}";
   private static byte[] defaultWeights;
+  private static byte[] healthyWeights;
+  private int healthyCount;
 
   final Vertx vertx;
   final Path dataDir;
@@ -61,6 +63,14 @@ final class DownloadHarness {
       defaultWeights = weights(2 << 20, 7);
     }
     return defaultWeights;
+  }
+
+  /** The weights of every healthy model run beside a fault: 1 MiB, unlike any faulty model's, so no transfer is shared. */
+  static synchronized byte[] healthyWeights() throws IOException {
+    if (healthyWeights == null) {
+      healthyWeights = weights(1 << 20, 4242);
+    }
+    return healthyWeights;
   }
 
   /** Valid safetensors of about {@code bytes} bytes (one F32 tensor), different for each seed. */
@@ -193,6 +203,62 @@ final class DownloadHarness {
     return loadAndWait(model, new JsonObject());
   }
 
+  /**
+   * A healthy model loaded while a fault is under way: a repo of its own that the hub {@linkplain
+   * FaultHub#spare spares}, started now. {@link Healthy#assertUnharmed()} then proves the fault
+   * stayed with its own operation.
+   */
+  Healthy healthyAlongside() throws IOException {
+    String repo = "test/healthy-" + (++healthyCount);
+    repo(repo, healthyWeights());
+    hub.spare(repo);
+    return new Healthy(repo, start(repo));
+  }
+
+  /**
+   * Loads {@code model} (expected to meet a fault) with a healthy model loading at the same time;
+   * returns the faulty operation once it has ended, after asserting the healthy one completed with
+   * the right bytes.
+   */
+  JsonObject loadBesideHealthy(String model, JsonObject options) throws Exception {
+    String id = start(model, options);
+    Healthy healthy = healthyAlongside();
+    JsonObject op = finish(id);
+    healthy.assertUnharmed();
+    return op;
+  }
+
+  JsonObject loadBesideHealthy(String model) throws Exception {
+    return loadBesideHealthy(model, new JsonObject());
+  }
+
+  /** A healthy load started beside a fault. */
+  final class Healthy {
+    final String repo;
+    final String id;
+
+    Healthy(String repo, String id) {
+      this.repo = repo;
+      this.id = id;
+    }
+
+    /** Waits for it: completed, its weights in the snapshot byte for byte, its blob named by their sha256. */
+    void assertUnharmed() throws Exception {
+      JsonObject op = finish(id);
+      assertThat(op.getString("status")).as("the healthy load of %s beside the fault: %s", repo, op.encode()).isEqualTo("completed");
+      byte[] expected = healthyWeights();
+      Path blob = blob(repo, sha256(expected));
+      assertThat(Files.isRegularFile(blob)).as("blob %s", blob).isTrue();
+      assertThat(sha256(Files.readAllBytes(blob))).isEqualTo(sha256(expected));
+      Path snapshots = repoDir(repo).resolve("snapshots");
+      try (Stream<Path> links = Files.walk(snapshots)) {
+        List<Path> weights = links.filter(p -> p.getFileName().toString().equals(WEIGHTS)).toList();
+        assertThat(weights).as("snapshot entries of %s", repo).hasSize(1);
+        assertThat(Files.readAllBytes(weights.get(0))).isEqualTo(expected);
+      }
+    }
+  }
+
   /** Every update the registry published for an operation, in order. */
   List<JsonObject> updates(String id) {
     return new ArrayList<>(updates.getOrDefault(id, List.of()));
@@ -202,8 +268,11 @@ final class DownloadHarness {
     return op.getJsonArray("logs").encode();
   }
 
+  /** Where the cache is: the data dir's hub/ unless a test moved it (HF_HUB_CACHE). */
+  Path cacheDir;
+
   Path repoDir(String repo) {
-    return dataDir.resolve("hub/models--" + repo.replace("/", "--"));
+    return (cacheDir != null ? cacheDir : dataDir.resolve("hub")).resolve("models--" + repo.replace("/", "--"));
   }
 
   Path blob(String repo, String etag) {
@@ -216,7 +285,11 @@ final class DownloadHarness {
    * every snapshot entry is a relative link that resolves to a blob.
    */
   void assertCacheIntact() throws Exception {
-    Path hub = dataDir.resolve("hub");
+    assertCacheIntact(dataDir.resolve("hub"));
+  }
+
+  /** {@link #assertCacheIntact()} for a cache elsewhere (HF_HUB_CACHE). */
+  void assertCacheIntact(Path hub) throws Exception {
     if (!Files.isDirectory(hub)) {
       return;
     }

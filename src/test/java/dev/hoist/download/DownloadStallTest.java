@@ -29,7 +29,9 @@ class DownloadStallTest extends DownloadFixture {
     h.startHoist(new JsonObject().put(HoistConfig.DOWNLOAD_STALL_SECONDS, 1));
 
     String id = h.start("test/stall");
+    DownloadHarness.Healthy healthy = h.healthyAlongside();
     JsonObject op = h.finish(id);
+    healthy.assertUnharmed();
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
 
     List<JsonObject> stages = h.updates(id).stream().map(u -> u.getJsonObject("stage")).toList();

@@ -79,7 +79,7 @@ class HubSecurityTest extends DownloadFixture {
       h.startHoist(new JsonObject().put(HoistConfig.HF_TOKEN, TOKEN).put(HoistConfig.DOWNLOAD_RETRIES, 1));
 
       for (String repo : List.of("test/gated", "test/broken", "test/echo", "test/away", "test/cut", "test/badtree")) {
-        ops.add(h.loadAndWait(repo));
+        ops.add(h.loadBesideHealthy(repo));
       }
     } finally {
       root.detachAppender(captured);
@@ -112,7 +112,7 @@ class HubSecurityTest extends DownloadFixture {
     hub.on(WEIGHTS, (req, n) -> Answer.redirect(cdn.endpoint() + req.path));
     h.startHoist(new JsonObject().put(HoistConfig.HF_TOKEN, TOKEN));
 
-    JsonObject op = h.loadAndWait("test/redir");
+    JsonObject op = h.loadBesideHealthy("test/redir");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     assertThat(hub.seen(WEIGHTS)).hasSize(1);
     assertThat(hub.seen(WEIGHTS).get(0).authorization).isEqualTo("Bearer " + TOKEN);
@@ -130,7 +130,7 @@ class HubSecurityTest extends DownloadFixture {
     hub.on(WEIGHTS, (req, n) -> Answer.status(status));
     h.startHoist(withToken ? new JsonObject().put(HoistConfig.HF_TOKEN, TOKEN) : new JsonObject());
 
-    JsonObject op = h.loadAndWait("test/gated");
+    JsonObject op = h.loadBesideHealthy("test/gated");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("gated_repo");
     assertThat(op.getJsonObject("error").getBoolean("retryable")).isFalse();
@@ -148,7 +148,7 @@ class HubSecurityTest extends DownloadFixture {
         .put("oid", "0123456789abcdef0123456789abcdef01234567").put("size", 5)));
     h.startHoist();
 
-    JsonObject op = h.loadAndWait("test/unsafe");
+    JsonObject op = h.loadBesideHealthy("test/unsafe");
     assertThat(op.getString("status")).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("hub_error");
     assertThat(op.getString("message")).contains("unsafe file path");

@@ -126,7 +126,7 @@ class RangedDownloadTest {
     hub.on(WEIGHTS, (req, n) -> third.equals(req.range) ? Answer.normal().cutAfter(300_000) : Answer.normal());
     h.startHoist(ranged());
 
-    JsonObject op = h.loadAndWait("test/big");
+    JsonObject op = h.loadBesideHealthy("test/big");
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
     List<String> resumed = hub.seen(WEIGHTS).stream().map(r -> r.range)
         .filter(r -> r.startsWith("bytes=2") && r.endsWith("-" + (3L * CHUNK - 1)) && !r.equals(third)).toList();

@@ -30,7 +30,9 @@ import java.util.regex.Pattern;
  * loopback address) serving a directory with the hub protocol. Metadata comes from the mirror code
  * Hoist embeds; file contents are served here, so each answer can be shaped per request — cut after
  * N bytes, stalled, dripped, with Range ignored or a wrong Content-Range, corrupted, a status, a
- * redirect — and every body byte really handed to the network is counted.
+ * redirect — and every body byte really handed to the network is counted. A repo {@linkplain
+ * #spare spared} is served plainly by the mirror, untouched by any fault and left out of every
+ * count: the healthy model a fault test runs alongside the faulty one.
  */
 public final class FaultHub {
 
@@ -162,6 +164,7 @@ public final class FaultHub {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger maxInFlight = new AtomicInteger();
   private final List<io.vertx.core.http.HttpConnection> held = new CopyOnWriteArrayList<>();
+  private final List<String> spared = new CopyOnWriteArrayList<>();
   private volatile Handler<RoutingContext> api;
   private volatile Function<JsonArray, JsonArray> treeRewrite;
 
@@ -192,6 +195,12 @@ public final class FaultHub {
   /** The endpoint to give Hoist as HF_ENDPOINT. */
   public String endpoint() {
     return "http://" + host + ":" + server.actualPort() + "/hub";
+  }
+
+  /** Serves {@code repo} ({@code owner/name}) plainly: no plan, API handler or rewrite applies to it, and it is not counted. */
+  public FaultHub spare(String repo) {
+    spared.add(repo);
+    return this;
   }
 
   /** Shapes the answers for one file of any repo ({@code model.safetensors}). */
@@ -251,7 +260,7 @@ public final class FaultHub {
   private void route(RoutingContext ctx) {
     String path = ctx.request().path();
     Matcher m = RESOLVE.matcher(path);
-    if (ctx.request().getHeader(PASS) != null) {
+    if (ctx.request().getHeader(PASS) != null || isSpared(path)) {
       ctx.next();
     } else if (m.matches()) {
       file(ctx, m.group(1), m.group(2), m.group(4));
@@ -270,13 +279,26 @@ public final class FaultHub {
     }
   }
 
+  private boolean isSpared(String path) {
+    for (String repo : spared) {
+      if (path.startsWith("/hub/" + repo + "/resolve/") || path.startsWith("/hub/api/models/" + repo + "/")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void rewriteTree(RoutingContext ctx, Function<JsonArray, JsonArray> rewrite) {
-    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setHost(host).setPort(server.actualPort())
-        .setURI(ctx.request().uri()).putHeader(PASS, "1");
-    self.request(options).compose(req -> req.send()).compose(resp -> resp.body())
-        .onSuccess(body -> ctx.response().putHeader("Content-Type", "application/json")
+    original(ctx).onSuccess(body -> ctx.response().putHeader("Content-Type", "application/json")
             .end(rewrite.apply(new JsonArray(body)).encode()))
         .onFailure(ctx::fail);
+  }
+
+  /** For an {@link #onApi} handler: the answer the hub would have given to this request. */
+  public Future<Buffer> original(RoutingContext ctx) {
+    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setHost(host).setPort(server.actualPort())
+        .setURI(ctx.request().uri()).putHeader(PASS, "1");
+    return self.request(options).compose(req -> req.send()).compose(resp -> resp.body());
   }
 
   private void file(RoutingContext ctx, String owner, String name, String file) {
