@@ -101,7 +101,7 @@ class GatewaySecurityTest {
     // The dashboard page itself carries no data and stays reachable.
     assertThat(await(http.get(port, "127.0.0.1", "/").send()).statusCode()).isEqualTo(200);
 
-    var client = vertx.createWebSocketClient();
+    var client = TestSupport.webSockets(vertx);
     Throwable refused = client.connect(port, "127.0.0.1", "/api/llm/ws").toCompletionStage().toCompletableFuture()
         .handle((ws, err) -> err).get();
     assertThat(refused).isNotNull().hasMessageContaining("401");
@@ -127,7 +127,7 @@ class GatewaySecurityTest {
   @Test
   void aWebSocketFromAnotherOriginIsRefused() throws Exception {
     int port = start(new JsonObject().put(HoistConfig.ALLOWED_ORIGINS, "https://dash.example.org")).httpPort();
-    var client = vertx.createWebSocketClient();
+    var client = TestSupport.webSockets(vertx);
     Throwable evil = client.connect(new WebSocketConnectOptions().setPort(port).setHost("127.0.0.1").setURI("/api/llm/ws")
         .addHeader("Origin", "http://evil.example")).toCompletionStage().toCompletableFuture().handle((ws, err) -> err).get();
     assertThat(evil).isNotNull().hasMessageContaining("403");
@@ -144,7 +144,7 @@ class GatewaySecurityTest {
   void webSocketLimitsHoldAndTheConnectionSurvivesGarbage() throws Exception {
     int port = start(new JsonObject().put(HoistConfig.WS_MAX_SUBSCRIPTIONS, 2).put(HoistConfig.WS_MAX_MESSAGE_BYTES, 1024)).httpPort();
     List<JsonObject> received = new CopyOnWriteArrayList<>();
-    WebSocket ws = await(vertx.createWebSocketClient().connect(port, "127.0.0.1", "/api/llm/ws"));
+    WebSocket ws = await(TestSupport.webSockets(vertx).connect(port, "127.0.0.1", "/api/llm/ws"));
     ws.textMessageHandler(t -> received.add(new JsonObject(t)));
     ws.writeBinaryMessage(Buffer.buffer(new byte[] {0, 1, 2, (byte) 0xff}));
     ws.writeTextMessage("\u0000\uffff{{{");

@@ -297,7 +297,7 @@ class HostileInputTest {
     Set<String> before = files(dataDir);
     // A well-behaved client follows everything from the start.
     List<JsonObject> updates = new CopyOnWriteArrayList<>();
-    WebSocket follower = await(vertx.createWebSocketClient().connect(port, "127.0.0.1", "/api/llm/ws"));
+    WebSocket follower = await(TestSupport.webSockets(vertx).connect(port, "127.0.0.1", "/api/llm/ws"));
     follower.textMessageHandler(t -> updates.add(new JsonObject(t)));
     follower.writeTextMessage(new JsonObject().put("type", "subscribe").put("operation_id", "*").encode());
     String healthy = startHealthyLoad();
