@@ -10,16 +10,20 @@
 #   hoist-quiet   the same with HOIST_PROGRESS_INTERVAL_MS=10000: progress reports 10 s apart, the
 #                 nearest thing to "progress off" (there is no switch to turn it off)
 # Both Hoists run side by side for the whole benchmark, each warmed up first with one unmeasured
-# 256 MiB download (JIT); the order of the four rotates every round.
+# 256 MiB download and one of the measured file itself (JIT: 256 MiB left the compiler busy in the
+# measured runs); the order of the four rotates every round. Then, for benchmark 5, OVERHEAD_PAIRS more
+# pairs of the two Hoists back to back, in alternating order (ABBA), with nothing else in between:
+# the overhead is the median of the ratios within each pair (the rounds above count as pairs too).
 # Writes $PARTS/download.jsonl (one line per transfer) and $PARTS/download.json.
 #
-# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5).
+# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5), OVERHEAD_PAIRS (default 6).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 install_cleanup
 
 SIZE=${DL_SIZE:-$((2 << 30))}
 RUNS=${DL_RUNS:-5}
+PAIRS=${OVERHEAD_PAIRS:-6}
 REPO=bench/big
 
 model="$FIXTURES/big-$SIZE.safetensors"
@@ -49,6 +53,9 @@ HOIST_OFF_PID=$HOIST_PID HOIST_OFF_URL=$HOIST_URL
 for h in "$HOIST_ON_URL $HOIST_ON_PID $dest/hoist" "$HOIST_OFF_URL $HOIST_OFF_PID $dest/hoist-quiet"; do
   set -- $h
   "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model bench/warm-up --stop-at loading >/dev/null \
+    || die "warm-up download failed"
+  rm -rf "$3/hub"
+  "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model "$REPO" --stop-at loading >/dev/null \
     || die "warm-up download failed"
   rm -rf "$3/hub"
 done
@@ -109,6 +116,19 @@ for round in $(seq 1 "$RUNS"); do
   done
 done
 
+# Benchmark 5: more pairs of the two Hoists only, back to back, alternating which goes first.
+for pair in $(seq 1 "$PAIRS"); do
+  round=$((RUNS + pair))
+  if [ $((pair % 2)) = 1 ]; then order="hoist hoist-quiet"; else order="hoist-quiet hoist"; fi
+  for tool in $order; do
+    case $tool in
+      hoist) run_hoist overhead-on "$HOIST_ON_URL" "$HOIST_ON_PID" "$dest/hoist" "$round" ;;
+      hoist-quiet) run_hoist overhead-off "$HOIST_OFF_URL" "$HOIST_OFF_PID" "$dest/hoist-quiet" "$round" ;;
+    esac
+    log "overhead pair $pair: $(tail -1 "$runs")"
+  done
+done
+
 # For scale, not a goal: what sha256 alone costs per GB here (Hoist hashes every byte it downloads),
 # with OpenSSL, which uses the CPU's SHA instructions as the JVM's intrinsic does (coreutils' sha256sum
 # does not, and is several times slower).
@@ -117,5 +137,5 @@ if command -v openssl >/dev/null; then
 fi
 
 "$PY" -c 'import json,sys; print(json.dumps({"size": int(sys.argv[1]), "rounds": int(sys.argv[2]), "destination": "tmpfs",
-  "runs": [json.loads(l) for l in open(sys.argv[3])]}))' "$SIZE" "$RUNS" "$runs" >"$PARTS/download.json"
+  "overhead_pairs": int(sys.argv[4]), "runs": [json.loads(l) for l in open(sys.argv[3])]}))' "$SIZE" "$RUNS" "$runs" "$PAIRS" >"$PARTS/download.json"
 log "download: done"

@@ -82,6 +82,7 @@ public final class BenchDriver {
       Router router = Router.router(vertx);
       router.get("/baseline").handler(ctx -> ctx.json(baseline));
       router.post("/bench/baseline").handler(this::captureBaseline);
+      router.get("/bench/cpu").handler(ctx -> ctx.json(new JsonObject().put("cpu_s", cpuNanos() / 1e9)));
       router.get("/bench/heap").handler(ctx -> heap().onSuccess(h -> ctx.json(new JsonObject().put("heap_used", h))));
       router.post("/bench/ops").handler(this::createOps);
       router.post("/bench/drive").handler(this::drive);

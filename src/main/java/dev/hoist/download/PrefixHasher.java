@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -61,6 +62,16 @@ final class PrefixHasher {
       addAhead(position, position + length);
     } else {
       throw new IllegalStateException("bytes at " + position + " written again after they were hashed (prefix " + hashed + ")");
+    }
+  }
+
+  /** Records the buffers {@code views}, written one after the other from {@code position}, under one lock. */
+  synchronized void written(long position, List<ByteBuffer> views) throws IOException {
+    long at = position;
+    for (ByteBuffer v : views) {
+      int n = v.remaining();
+      written(at, v);
+      at += n;
     }
   }
 

@@ -5,15 +5,20 @@ import static dev.hoist.contract.EventBusContract.*;
 import dev.hoist.contract.ErrorCode;
 import dev.hoist.contract.Failures;
 import dev.hoist.contract.HoistException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrameType;
+import io.vertx.core.http.impl.ws.WebSocketFrameImpl;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -28,7 +33,11 @@ import org.slf4j.LoggerFactory;
  * Fans the registry's published changes out to WebSocket subscribers. A subscriber gets a snapshot
  * of each matching operation, then every change in order with consecutive {@code seq}s; a change
  * that arrives while its snapshot is on the way waits for it, so nothing is sent twice or out of
- * order. Each change is serialized once and the same text goes to every subscriber.
+ * order. Each change is serialized once, to UTF-8 bytes, and those very bytes go to every subscriber
+ * (one shared buffer, written as a text frame; no per-subscriber encoding or copy).
+ *
+ * <p>Keep-alive: one timer sweeps every connection a few times per ping period and pings those that
+ * are due, instead of one periodic timer per connection.
  */
 final class LiveUpdates {
 
@@ -51,6 +60,7 @@ final class LiveUpdates {
   private final int maxMessageBytes;
   private MessageConsumer<JsonObject> consumer;
   private MessageConsumer<JsonObject> modelEvents;
+  private long sweeper = -1;
 
   LiveUpdates(Vertx vertx, long requestTimeoutMs, int maxSubscriptions, int idleSeconds, int maxQueuedBytes, int maxMessageBytes) {
     this.vertx = vertx;
@@ -64,6 +74,9 @@ final class LiveUpdates {
   Future<Void> start() {
     consumer = vertx.eventBus().consumer(OPS_UPDATES, this::onChange);
     modelEvents = vertx.eventBus().consumer(MODELS_EVENTS, this::onModelEvent);
+    // Ping at a third of the idle time; a peer that answers nothing for the whole of it is gone.
+    long pingEveryMs = pingEveryMs();
+    sweeper = vertx.setPeriodic(Math.max(100, Math.min(1000, pingEveryMs / 4)), t -> sweep());
     return Future.all(consumer.completion(), modelEvents.completion()).mapEmpty();
   }
 
@@ -75,7 +88,26 @@ final class LiveUpdates {
     }
   }
 
+  private long pingEveryMs() {
+    return Math.max(1000, idleMs / 3);
+  }
+
+  /** Pings the connections whose ping is due (each one every {@link #pingEveryMs()}, from when it opened). */
+  private void sweep() {
+    long now = System.nanoTime();
+    long every = pingEveryMs() * 1_000_000L;
+    for (Subscriber s : new ArrayList<>(subscribers)) {
+      if (now - s.nextPing >= 0) {
+        s.nextPing = now + every;
+        s.keepAlive();
+      }
+    }
+  }
+
   Future<Void> stop() {
+    if (sweeper >= 0) {
+      vertx.cancelTimer(sweeper);
+    }
     subscribers.forEach(s -> s.ws.close());
     return consumer == null ? Future.succeededFuture() : Future.all(consumer.unregister(), modelEvents.unregister()).mapEmpty();
   }
@@ -105,10 +137,7 @@ final class LiveUpdates {
       s.sendError(ErrorCode.BAD_REQUEST, "binary messages are not understood; send JSON text");
     });
     ws.pongHandler(b -> s.lastHeard = System.nanoTime());
-    // Ping at a third of the idle time; a peer that answers nothing for the whole of it is gone.
-    long pinger = vertx.setPeriodic(Math.max(1000, idleMs / 3), t -> s.keepAlive());
     ws.closeHandler(v -> {
-      vertx.cancelTimer(pinger);
       subscribers.remove(s);
       new ArrayList<>(s.topics).forEach(topic -> unfollow(s, topic));
     });
@@ -124,8 +153,8 @@ final class LiveUpdates {
     if (all.isEmpty() && one.isEmpty()) {
       return;
     }
-    // Serialized once; the same text goes to every subscriber.
-    String frame = frame(change.getBoolean(REMOVED, false) ? "removed" : "update", change);
+    // Serialized once; the same bytes go to every subscriber.
+    ByteBuf frame = shared(frame(change.getBoolean(REMOVED, false) ? "removed" : "update", change));
     for (Subscriber s : new ArrayList<>(all)) {
       s.deliver(id, seq, frame);
     }
@@ -149,14 +178,23 @@ final class LiveUpdates {
     }
   }
 
+  /** Text encoded once into a buffer that every subscriber's frame shares (each write takes a retained duplicate). */
+  static ByteBuf shared(String text) {
+    return Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8));
+  }
+
   static String frame(String type, JsonObject op) {
-    JsonObject out = new JsonObject().put("type", type);
     if ("removed".equals(type)) {
-      out.put(OPERATION_ID, op.getString(OPERATION_ID)).put(SEQ, op.getLong(SEQ));
-    } else {
-      out.mergeIn(op);
+      return new JsonObject().put("type", type).put(OPERATION_ID, op.getString(OPERATION_ID)).put(SEQ, op.getLong(SEQ)).encode();
     }
-    return out.encode();
+    if (op.containsKey("type")) { // never from the registry; done exactly as before (the merge decides)
+      return new JsonObject().put("type", type).mergeIn(op).encode();
+    }
+    // {"type":…, then the operation's own members: the same text as merging it into a new object, without
+    // copying its map first.
+    String body = op.encode();
+    String head = "{\"type\":\"" + type + "\"";
+    return body.length() <= 2 ? head + "}" : head + "," + body.substring(1);
   }
 
   /** One WebSocket connection and what it follows. */
@@ -166,10 +204,11 @@ final class LiveUpdates {
     final Map<String, Long> lastSeq = new HashMap<>();
     /** Snapshots on the way; while any is, changes queue up in arrival order. */
     int syncing;
-    final List<Object[]> backlog = new ArrayList<>(); // {id, seq, frame}
+    final List<Object[]> backlog = new ArrayList<>(); // {id, seq, frame (ByteBuf)}
     /** Latest frame per operation while the socket's write queue is full. */
     final Map<String, Object[]> coalesced = new LinkedHashMap<>();
     long lastHeard = System.nanoTime();
+    long nextPing = lastHeard + pingEveryMs() * 1_000_000L;
     long slowSince;
 
     Subscriber(ServerWebSocket ws) {
@@ -250,12 +289,12 @@ final class LiveUpdates {
         if (syncing == 0) {
           List<Object[]> queued = new ArrayList<>(backlog);
           backlog.clear();
-          queued.forEach(q -> deliver((String) q[0], (Long) q[1], (String) q[2]));
+          queued.forEach(q -> deliver((String) q[0], (Long) q[1], (ByteBuf) q[2]));
         }
       });
     }
 
-    void deliver(String id, long seq, String frame) {
+    void deliver(String id, long seq, ByteBuf frame) {
       if (syncing > 0) {
         backlog.add(new Object[] {id, seq, frame});
         return;
@@ -279,13 +318,16 @@ final class LiveUpdates {
       }
       slowSince = 0;
       lastSeq.put(id, seq);
-      send(frame);
+      if (!ws.isClosed()) {
+        // A retained duplicate: its own indexes over the shared bytes; Netty releases it once written.
+        ws.writeFrame(new WebSocketFrameImpl(WebSocketFrameType.TEXT, frame.retainedDuplicate(), true));
+      }
     }
 
     void flushCoalesced() {
       List<Object[]> pending = new ArrayList<>(coalesced.values());
       coalesced.clear();
-      pending.forEach(q -> deliver((String) q[0], (Long) q[1], (String) q[2]));
+      pending.forEach(q -> deliver((String) q[0], (Long) q[1], (ByteBuf) q[2]));
     }
 
     void sendError(ErrorCode code, String message) {
