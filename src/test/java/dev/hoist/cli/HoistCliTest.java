@@ -54,7 +54,8 @@ class HoistCliTest {
 
   @Test
   void loadFollowsTheOperationToCompletedAndExitsZero() throws Exception {
-    Run load = cli("load", "demo-tiny", "--server", server);
+    // Throttled so the CLI is surely following before the download ends, however busy the machine.
+    Run load = cli("load", "demo-tiny", "--max-bytes-per-second", "4000000", "--server", server);
     assertThat(load.exitCode).as(load.toString()).isZero();
     assertThat(load.stdout).contains("Model loading started for demo-tiny").contains("downloading").contains("completed");
     assertThat(load.stdout).doesNotContain("\u001b["); // no escape codes without a terminal
