@@ -54,6 +54,7 @@ final class BlobSink {
   private boolean hashing;
   private Throwable failure;
   private Runnable drainHandler;
+  private java.util.function.Consumer<Throwable> failureHandler = err -> { };
   private Promise<Void> flushed;
 
   BlobSink(Vertx vertx, FileChannel channel, long position, PrefixHasher hasher, LongConsumer onWritten) {
@@ -79,6 +80,14 @@ final class BlobSink {
 
   void drainHandler(Runnable handler) {
     this.drainHandler = handler;
+  }
+
+  /**
+   * Called once, on the owner's event loop, when a write or hash fails (a full disk): the reader
+   * should stop at once rather than go on receiving bytes that can no longer be written.
+   */
+  void failureHandler(java.util.function.Consumer<Throwable> handler) {
+    this.failureHandler = handler;
   }
 
   /** Completes once everything queued is on disk and hashed (or fails with the first error); accepts no more. */
@@ -143,6 +152,10 @@ final class BlobSink {
   private void fail(Throwable cause) {
     if (failure == null) {
       failure = cause;
+      // Nothing more is queued or will drain: a paused reader must not wait for a drain that never comes.
+      queued = 0;
+      drainHandler = null;
+      failureHandler.accept(cause);
     }
   }
 

@@ -339,6 +339,11 @@ final class RangedTransfer {
       }
     });
     Flow flow = new Flow(resp, c.watch);
+    // A failed write (a full disk) ends this connection now, not after the rest of the body arrives.
+    sink.failureHandler(err -> {
+      received.tryFail(DownloadJob.localIo(err));
+      c.kill();
+    });
     resp.handler(buf -> {
       if (got[0] + buf.length() > expected) {
         received.tryFail(new HoistException(ErrorCode.HUB_ERROR, "the hub sent more bytes of " + file.path

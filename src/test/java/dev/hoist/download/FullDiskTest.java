@@ -160,10 +160,12 @@ class FullDiskTest {
     Path filler = fill();
     JsonObject again = h.loadAndWait(before.repo);
     JsonObject op = h.finish(id);
+    long sentWhenItFailed = hub.bytesSent(WEIGHTS);
 
     assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("error");
     assertThat(op.getJsonObject("error").getString("code")).isEqualTo("insufficient_disk");
     assertThat(op.getString("message")).isEqualTo("insufficient disk space while writing to the cache: No space left on device");
+    assertThat(sentWhenItFailed).as("the connection is dropped at the failed write, not read to the end").isLessThan(weights.length);
     assertThat(h.blob("test/filling", sha)).doesNotExist();
     assertThat(again.getString("status")).as("a cached model loads while the disk is full: %s", logs(again)).isEqualTo("completed");
     before.assertUnharmed();
