@@ -492,10 +492,29 @@ public final class HoistConfig {
   /** The size of the ranges a large file is split into; a file no larger than this is one stream. */
   public static final String DOWNLOAD_CHUNK_BYTES = "HOIST_DOWNLOAD_CHUNK_BYTES";
 
+  /**
+   * PEM certificates the hub client trusts instead of the system's (a private hub or mirror behind an
+   * internal CA, as REQUESTS_CA_BUNDLE does for huggingface_hub). Host names are verified either way.
+   */
+  public static final String HUB_CA_FILE = "HOIST_HUB_CA_FILE";
+
   /** The keys above, for the environment overlay (see {@link #ENV_KEYS}). */
   public static final String[] DOWNLOAD_ENV_KEYS = {
-      DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES
+      DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES, HUB_CA_FILE
   };
+
+  /** The CA bundle for the hubs, or null for the system's trust store. */
+  public Path hubCaFile() {
+    String file = string(HUB_CA_FILE, null);
+    if (file == null || file.isBlank()) {
+      return null;
+    }
+    Path path = Paths.get(file.trim()).toAbsolutePath();
+    if (!java.nio.file.Files.isReadable(path)) {
+      throw new IllegalArgumentException("configuration " + HUB_CA_FILE + ": " + path + " is not a readable file");
+    }
+    return path;
+  }
 
   public int downloadParallelFiles() {
     return (int) range(DOWNLOAD_PARALLEL_FILES, 4, 1, 64);
@@ -709,6 +728,7 @@ public final class HoistConfig {
     preload();
     keepAliveMs();
     evictForMemory();
+    hubCaFile();
     clusterEnabled();
     nodeName();
     clusterName();

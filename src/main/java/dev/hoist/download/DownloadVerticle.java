@@ -16,6 +16,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -75,10 +76,18 @@ public class DownloadVerticle extends VerticleBase {
         .setIdleTimeout(settings.downloadStallSeconds() * 2 + 10)
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setKeepAlive(true);
+    HttpClientOptions metaOptions = new HttpClientOptions().setConnectTimeout(10_000).setKeepAlive(true);
+    // https hubs: certificates checked against the system's trust store (or HOIST_HUB_CA_FILE) and the
+    // host name checked against the certificate, on both clients; trust-all is never used.
+    for (HttpClientOptions options : List.of(clientOptions, metaOptions)) {
+      options.setVerifyHost(true).setTrustAll(false);
+      if (settings.hubCaFile() != null) {
+        options.setTrustOptions(new PemTrustOptions().addCertPath(settings.hubCaFile().toString()));
+      }
+    }
     int maxConnections = settings.downloadMaxConnections();
     http = vertx.createHttpClient(clientOptions, new PoolOptions().setHttp1MaxSize(Math.max(maxConnections, 4)));
-    meta = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(10_000)
-        .setKeepAlive(true), new PoolOptions().setHttp1MaxSize(5));
+    meta = vertx.createHttpClient(metaOptions, new PoolOptions().setHttp1MaxSize(5));
     hubs = new HubClient(meta, endpoints, ModelCatalog.DEFAULT_HUB, settings.hfToken(), 30_000);
     files = new HubFiles(http, hubs);
     throttle = new Throttle(settings.downloadMaxBytesPerSecond());

@@ -313,6 +313,19 @@ final class HubClient {
 
   static String describe(Throwable err) {
     String msg = err.getMessage();
-    return msg == null || msg.isBlank() ? err.getClass().getSimpleName() : msg;
+    String text = msg == null || msg.isBlank() ? err.getClass().getSimpleName() : msg;
+    // A TLS failure says only "Failed to create SSL connection"; why (an untrusted certificate, a
+    // name it was not issued for) is in the causes.
+    for (Throwable cause = err.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+      if (cause instanceof javax.net.ssl.SSLException || cause instanceof java.security.cert.CertificateException) {
+        String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        if (why.contains("PKIX") || why.contains("unable to find valid certification path")) {
+          why = "the hub's certificate is not trusted (" + why + "); set " + dev.hoist.HoistConfig.HUB_CA_FILE
+              + " to the CA that issued it";
+        }
+        return text + ": " + why;
+      }
+    }
+    return text;
   }
 }

@@ -19,14 +19,27 @@ public final class TestHub {
 
   private final HttpServer server;
   private final AtomicLong requestedBytes;
+  private final String base;
 
-  private TestHub(HttpServer server, AtomicLong requestedBytes) {
+  private TestHub(HttpServer server, AtomicLong requestedBytes, String base) {
     this.server = server;
     this.requestedBytes = requestedBytes;
+    this.base = base;
+  }
+
+  /** As {@link #start}, over HTTPS with {@code cert} on {@code host} (which the endpoint then names). */
+  public static Future<TestHub> startTls(Vertx vertx, Path root, io.vertx.core.net.KeyCertOptions cert, String host) {
+    io.vertx.core.http.HttpServerOptions options = new io.vertx.core.http.HttpServerOptions().setSsl(true).setKeyCertOptions(cert);
+    return start(vertx, root, null, options, host, "https");
   }
 
   /** Starts a hub over {@code root} ({@code <root>/<owner>/<name>/...}); {@code fault} may be null. */
   public static Future<TestHub> start(Vertx vertx, Path root, Handler<RoutingContext> fault) {
+    return start(vertx, root, fault, new io.vertx.core.http.HttpServerOptions(), "127.0.0.1", "http");
+  }
+
+  private static Future<TestHub> start(Vertx vertx, Path root, Handler<RoutingContext> fault,
+      io.vertx.core.http.HttpServerOptions options, String host, String scheme) {
     HubMirror mirror = new HubMirror(vertx, root);
     AtomicLong requested = new AtomicLong();
     Router router = Router.router(vertx);
@@ -40,8 +53,8 @@ public final class TestHub {
       router.route("/hub/*").handler(fault);
     }
     router.route("/hub/*").subRouter(mirror.router());
-    return vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
-        .map(server -> new TestHub(server, requested));
+    return vertx.createHttpServer(options).requestHandler(router).listen(0, host)
+        .map(server -> new TestHub(server, requested, scheme + "://" + host + ":" + server.actualPort()));
   }
 
   public int port() {
@@ -50,7 +63,7 @@ public final class TestHub {
 
   /** The endpoint to give Hoist as HF_ENDPOINT. */
   public String endpoint() {
-    return "http://127.0.0.1:" + port() + "/hub";
+    return base + "/hub";
   }
 
   /** Body bytes the hub sent for file downloads (resolve answers), cut connections included. */
