@@ -200,8 +200,9 @@ class FleetTest {
   @Test
   @Order(6)
   void oneModelOnAllNodesIsOneParentOperation() {
+    // Named nodes here; "all" is what the dashboard's fleet test uses (FleetBrowserTest).
     HttpResponse<Buffer> accepted = post(portA, "/api/llm/load", new JsonObject().put("model_name", "demo-tiny")
-        .put("nodes", "all").put("max_bytes_per_second", 8_000_000));
+        .put("nodes", new JsonArray().add("a").add("b").add("c")).put("max_bytes_per_second", 8_000_000));
     assertThat(accepted.statusCode()).isEqualTo(202);
     JsonObject parent = accepted.bodyAsJsonObject();
     assertThat(parent.getJsonArray("children").stream().map(c -> ((JsonObject) c).getString("node")))
