@@ -573,7 +573,22 @@ public final class HoistConfig {
     return name;
   }
 
+  /**
+   * Looked up once per JVM: {@code nodeName()} is read on event loops (validation, events), and
+   * resolving the local host name may wait on DNS.
+   */
+  private static volatile String defaultNodeName;
+
   private static String defaultNodeName() {
+    String known = defaultNodeName;
+    if (known == null) {
+      known = lookUpNodeName();
+      defaultNodeName = known;
+    }
+    return known;
+  }
+
+  private static String lookUpNodeName() {
     String host = System.getenv("HOSTNAME");
     if (host == null || host.isBlank()) {
       try {

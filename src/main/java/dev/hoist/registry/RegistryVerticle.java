@@ -443,21 +443,24 @@ public class RegistryVerticle extends VerticleBase {
       return;
     }
     JsonObject query = msg.body() == null ? new JsonObject() : msg.body();
-    Future<JsonObject> local = vertx.eventBus().<JsonObject>request(onNode(nodeName, OPS_HISTORY), query, requestOptions)
-        .map(Message::body);
     List<Future<JsonArray>> asks = new ArrayList<>();
     for (String node : peers) {
       asks.add(fleet.ask(node, OPS_HISTORY, query).map(r -> r.getJsonArray(OPERATIONS, new JsonArray()))
           .otherwise(err -> new JsonArray()));
     }
-    local.onFailure(err -> Failures.reply(msg, err)).onSuccess(mine -> Future.join(asks).onComplete(ar -> {
+    historyOf(query).onFailure(err -> Failures.reply(msg, err)).onSuccess(mine -> Future.join(asks).onComplete(ar -> {
       List<JsonObject> all = new ArrayList<>();
-      mine.getJsonArray(OPERATIONS, new JsonArray()).forEach(o -> all.add((JsonObject) o));
+      mine.getJsonArray(OPERATIONS).forEach(o -> all.add((JsonObject) o));
       asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
-      all.sort(Comparator.comparing((JsonObject o) -> Instant.parse(o.getString(CREATED_AT))).reversed());
-      int limit = Math.min(MAX_HISTORY, Math.max(1, Integer.parseInt(String.valueOf(query.getValue("limit", 50)))));
+      newestFirst(all);
+      int limit = historyLimit(query);
       msg.reply(new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all.subList(0, Math.min(limit, all.size()))))));
     }));
+  }
+
+  /** Operations from several nodes in one list, newest first (as each node's own list is). */
+  private static void newestFirst(List<JsonObject> ops) {
+    ops.sort(Comparator.comparing((JsonObject o) -> Instant.parse(o.getString(CREATED_AT))).reversed());
   }
 
   /** Every node's live operations, newest first; a lost node's as last known. */
@@ -478,7 +481,7 @@ public class RegistryVerticle extends VerticleBase {
     Future.join(asks).onComplete(ar -> {
       asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
       fleet.lostNodes().forEach(node -> all.addAll(fleet.knownOf(node)));
-      all.sort(Comparator.comparing((JsonObject o) -> Instant.parse(o.getString(CREATED_AT))).reversed());
+      newestFirst(all);
       msg.reply(new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all))));
     });
   }
@@ -826,27 +829,34 @@ public class RegistryVerticle extends VerticleBase {
   }
 
   private void history(Message<JsonObject> msg) {
-    JsonObject q = msg.body() == null ? new JsonObject() : msg.body();
+    historyOf(msg.body()).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+  }
+
+  /** This node's history from the database: {@code {operations: [...]}}, newest first. Fails 400 on a bad query. */
+  private Future<JsonObject> historyOf(JsonObject query) {
+    JsonObject q = query == null ? new JsonObject() : query;
     String model = q.getValue("model") instanceof String ? q.getString("model") : null;
     String status = q.getValue(STATUS) instanceof String ? q.getString(STATUS) : null;
     int limit;
     try {
-      limit = Math.min(MAX_HISTORY, Math.max(1, Integer.parseInt(String.valueOf(q.getValue("limit", 50)))));
+      limit = historyLimit(q);
       if (status != null) {
         OperationStatus.fromWire(status);
       }
     } catch (IllegalArgumentException e) {
-      Failures.reply(msg, new HoistException(ErrorCode.BAD_REQUEST, "limit must be a number and status one of queued, "
+      return Future.failedFuture(new HoistException(ErrorCode.BAD_REQUEST, "limit must be a number and status one of queued, "
           + "initializing, downloading, loading, finalizing, completed, error, cancelled"));
-      return;
     }
-    flushNow().compose(v -> storeThread.executeBlocking(() -> store.history(model, status, limit)))
-        .onSuccess(states -> {
+    return flushNow().compose(v -> storeThread.executeBlocking(() -> store.history(model, status, limit)))
+        .map(states -> {
           JsonArray out = new JsonArray();
           states.forEach(s -> out.add(publicForm(s)));
-          msg.reply(new JsonObject().put(OPERATIONS, out));
-        })
-        .onFailure(err -> Failures.reply(msg, err));
+          return new JsonObject().put(OPERATIONS, out);
+        });
+  }
+
+  private static int historyLimit(JsonObject query) {
+    return Math.min(MAX_HISTORY, Math.max(1, Integer.parseInt(String.valueOf(query.getValue("limit", 50)))));
   }
 
   private void stats(Message<JsonObject> msg) {

@@ -9,6 +9,7 @@ import dev.hoist.HoistConfig;
 import dev.hoist.client.HoistClient;
 import dev.hoist.client.LoadOptions;
 import dev.hoist.client.Operation;
+import dev.hoist.support.TestFleet;
 import dev.hoist.support.TestSupport;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;
@@ -19,7 +20,6 @@ import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.core.buffer.Buffer;
 import java.io.File;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,15 +46,11 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FleetTest {
 
-  private static final long HEARTBEAT_MS = 500;
-  private static final long NODE_TIMEOUT_MS = 4_000;
-
   private Path dirA;
   private Path dirB;
   private Path dirC;
 
-  private final String clusterName = "hoist-test-" + System.nanoTime();
-  private int basePort;
+  private TestFleet fleet;
   private Vertx vertxA;
   private Vertx vertxC;
   private int portA;
@@ -70,12 +66,12 @@ class FleetTest {
     dirA = Files.createTempDirectory("hoist-node-a");
     dirB = Files.createTempDirectory("hoist-node-b");
     dirC = Files.createTempDirectory("hoist-node-c");
-    basePort = freePortRun(3);
+    fleet = new TestFleet(3);
     http = WebClient.create(client);
     webSockets = client.createWebSocketClient();
     // a and c may use 512 MB for models; b has no cap, so it has the most memory free.
-    JsonObject configA = nodeConfig("a", dirA, basePort).put(HoistConfig.MEMORY_LIMIT_MB, 512);
-    JsonObject configC = nodeConfig("c", dirC, basePort + 2).put(HoistConfig.MEMORY_LIMIT_MB, 512);
+    JsonObject configA = fleet.nodeConfig(0, "a", dirA).put(HoistConfig.MEMORY_LIMIT_MB, 512);
+    JsonObject configC = fleet.nodeConfig(2, "c", dirC).put(HoistConfig.MEMORY_LIMIT_MB, 512);
     vertxA = await(Hoist.newClusteredVertx(new HoistConfig(configA)));
     portA = await(Hoist.deploy(vertxA, configA)).httpPort();
     vertxC = await(Hoist.newClusteredVertx(new HoistConfig(configC)));
@@ -281,21 +277,9 @@ class FleetTest {
 
   // ------------------------------------------------------------------ helpers
 
-  private JsonObject nodeConfig(String name, Path dataDir, int hazelcastPort) throws Exception {
-    return TestSupport.config(dataDir)
-        .put(HoistConfig.CLUSTER_ENABLED, true)
-        .put(HoistConfig.NODE_NAME, name)
-        .put(HoistConfig.CLUSTER_NAME, clusterName)
-        .put(HoistConfig.CLUSTER_HOST, "127.0.0.1")
-        .put(HoistConfig.CLUSTER_PORT, hazelcastPort)
-        .put(HoistConfig.CLUSTER_MEMBERS, "127.0.0.1:" + basePort + ",127.0.0.1:" + (basePort + 1) + ",127.0.0.1:" + (basePort + 2))
-        .put(HoistConfig.CLUSTER_HEARTBEAT_MS, HEARTBEAT_MS)
-        .put(HoistConfig.CLUSTER_NODE_TIMEOUT_MS, NODE_TIMEOUT_MS);
-  }
-
   /** Node b: Hoist's main class in a JVM of its own, configured through the environment. */
   private Process launchB() throws Exception {
-    JsonObject config = nodeConfig("b", dirB, basePort + 1);
+    JsonObject config = fleet.nodeConfig(1, "b", dirB);
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb = new ProcessBuilder(java, "--add-opens", "java.base/java.lang=ALL-UNNAMED",
         "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "dev.hoist.Hoist");
@@ -351,30 +335,5 @@ class FleetTest {
 
   private HttpResponse<Buffer> post(int port, String path, JsonObject body) {
     return await(http.post(port, "127.0.0.1", path).timeout(15_000).sendJsonObject(body));
-  }
-
-  /** The first of {@code count} consecutive ports that are free now. */
-  private static int freePortRun(int count) throws Exception {
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int first;
-      try (ServerSocket s = new ServerSocket(0)) {
-        first = s.getLocalPort();
-      }
-      if (first + count > 65535) {
-        continue;
-      }
-      boolean free = true;
-      for (int p = first; p < first + count && free; p++) {
-        try (ServerSocket s = new ServerSocket(p)) {
-          free = true;
-        } catch (java.io.IOException e) {
-          free = false;
-        }
-      }
-      if (free) {
-        return first;
-      }
-    }
-    throw new IllegalStateException("no run of " + count + " free ports");
   }
 }

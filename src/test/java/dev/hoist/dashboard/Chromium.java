@@ -66,6 +66,23 @@ final class Chromium implements AutoCloseable {
    */
   private static final java.util.concurrent.atomic.AtomicBoolean BANNER_SHOWN = new java.util.concurrent.atomic.AtomicBoolean();
 
+  /** For {@code @RegisterExtension}: a screenshot named {@code prefix + test method} when a test fails. */
+  static org.junit.jupiter.api.extension.TestWatcher screenshotOnFailure(java.util.function.Supplier<Chromium> chrome, String prefix) {
+    return new org.junit.jupiter.api.extension.TestWatcher() {
+      @Override
+      public void testFailed(org.junit.jupiter.api.extension.ExtensionContext context, Throwable cause) {
+        Chromium browser = chrome.get();
+        if (browser != null) {
+          try {
+            browser.screenshot(prefix + context.getRequiredTestMethod().getName());
+          } catch (Exception | AssertionError ignored) {
+            // the failure itself is what matters
+          }
+        }
+      }
+    };
+  }
+
   static boolean installed() {
     return Files.isExecutable(BINARY) && Files.isExecutable(DRIVER);
   }

@@ -31,7 +31,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,18 +77,7 @@ class DashboardBrowserTest {
   private long testStart;
 
   @RegisterExtension
-  final TestWatcher screenshotOnFailure = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      if (chrome != null) {
-        try {
-          chrome.screenshot("FAILED-" + context.getRequiredTestMethod().getName());
-        } catch (Exception | AssertionError ignored) {
-          // the failure itself is what matters
-        }
-      }
-    }
-  };
+  final TestWatcher screenshotOnFailure = Chromium.screenshotOnFailure(() -> chrome, "FAILED-");
 
   @BeforeAll
   void start() throws Exception {

@@ -26,7 +26,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,18 +58,7 @@ class DashboardTokenBrowserTest {
   private final List<Pattern> excused = new ArrayList<>();
 
   @RegisterExtension
-  final TestWatcher screenshotOnFailure = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      if (chrome != null) {
-        try {
-          chrome.screenshot("FAILED-token-" + context.getRequiredTestMethod().getName());
-        } catch (Exception | AssertionError ignored) {
-          // the failure itself is what matters
-        }
-      }
-    }
-  };
+  final TestWatcher screenshotOnFailure = Chromium.screenshotOnFailure(() -> chrome, "FAILED-token-");
 
   @BeforeAll
   void start() throws Exception {

@@ -6,10 +6,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.Hoist;
 import dev.hoist.HoistConfig;
+import dev.hoist.support.TestFleet;
 import dev.hoist.support.TestSupport;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -29,7 +29,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.openqa.selenium.By;
@@ -51,10 +50,8 @@ class FleetBrowserTest {
   private static final Duration QUICK = Duration.ofSeconds(10);
   private static final Duration LOAD = Duration.ofSeconds(45);
 
-  private final String clusterName = "hoist-fleet-ui-" + System.nanoTime();
   private Path dirA;
   private Path dirB;
-  private int basePort;
   private Vertx vertxA;
   private Vertx vertxB;
   private int portA;
@@ -64,18 +61,7 @@ class FleetBrowserTest {
   private long testStart;
 
   @RegisterExtension
-  final TestWatcher screenshotOnFailure = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      if (chrome != null) {
-        try {
-          chrome.screenshot("FAILED-fleet-" + context.getRequiredTestMethod().getName());
-        } catch (Exception | AssertionError ignored) {
-          // the failure itself is what matters
-        }
-      }
-    }
-  };
+  final TestWatcher screenshotOnFailure = Chromium.screenshotOnFailure(() -> chrome, "FAILED-fleet-");
 
   @BeforeAll
   void startFleet() throws Exception {
@@ -85,9 +71,10 @@ class FleetBrowserTest {
     long t0 = System.nanoTime();
     dirA = Files.createTempDirectory("hoist-ui-node-a");
     dirB = Files.createTempDirectory("hoist-ui-node-b");
-    basePort = freePortRun(2);
-    JsonObject configA = nodeConfig("a", dirA, basePort);
-    JsonObject configB = nodeConfig("b", dirB, basePort + 1);
+    TestFleet fleet = new TestFleet(2);
+    // demo-tiny (17 MB) takes a few seconds, so the page sees it run.
+    JsonObject configA = fleet.nodeConfig(0, "a", dirA).put(HoistConfig.DOWNLOAD_MAX_BYTES_PER_SECOND, 6_000_000);
+    JsonObject configB = fleet.nodeConfig(1, "b", dirB).put(HoistConfig.DOWNLOAD_MAX_BYTES_PER_SECOND, 6_000_000);
     vertxA = await(Hoist.newClusteredVertx(new HoistConfig(configA)));
     portA = await(Hoist.deploy(vertxA, configA)).httpPort();
     vertxB = await(Hoist.newClusteredVertx(new HoistConfig(configB)));
@@ -317,20 +304,6 @@ class FleetBrowserTest {
     assertThat(scroll.intValue()).as("%s: page width %s in a %s px viewport", what, scroll, width).isLessThanOrEqualTo(width.intValue());
   }
 
-  private JsonObject nodeConfig(String name, Path dataDir, int hazelcastPort) throws Exception {
-    return TestSupport.config(dataDir)
-        .put(HoistConfig.CLUSTER_ENABLED, true)
-        .put(HoistConfig.NODE_NAME, name)
-        .put(HoistConfig.CLUSTER_NAME, clusterName)
-        .put(HoistConfig.CLUSTER_HOST, "127.0.0.1")
-        .put(HoistConfig.CLUSTER_PORT, hazelcastPort)
-        .put(HoistConfig.CLUSTER_MEMBERS, "127.0.0.1:" + basePort + ",127.0.0.1:" + (basePort + 1))
-        .put(HoistConfig.CLUSTER_HEARTBEAT_MS, 500)
-        .put(HoistConfig.CLUSTER_NODE_TIMEOUT_MS, 4_000)
-        // demo-tiny (17 MB) takes a few seconds, so the page sees it run.
-        .put(HoistConfig.DOWNLOAD_MAX_BYTES_PER_SECOND, 6_000_000);
-  }
-
   private int upNodes(int port) {
     try {
       HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/llm/nodes"))
@@ -343,30 +316,5 @@ class FleetBrowserTest {
     } catch (Exception e) {
       return 0;
     }
-  }
-
-  /** The first of {@code count} consecutive ports that are free now. */
-  private static int freePortRun(int count) throws Exception {
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int first;
-      try (ServerSocket s = new ServerSocket(0)) {
-        first = s.getLocalPort();
-      }
-      if (first + count > 65535) {
-        continue;
-      }
-      boolean free = true;
-      for (int p = first; p < first + count && free; p++) {
-        try (ServerSocket s = new ServerSocket(p)) {
-          free = true;
-        } catch (java.io.IOException e) {
-          free = false;
-        }
-      }
-      if (free) {
-        return first;
-      }
-    }
-    throw new IllegalStateException("no run of " + count + " free ports");
   }
 }
