@@ -130,10 +130,6 @@ final class Fleet {
     this.remoteChange = listener;
   }
 
-  String self() {
-    return self;
-  }
-
   boolean clustered() {
     return clustered;
   }
@@ -141,6 +137,11 @@ final class Fleet {
   /** Nodes that answer now, this one included, by name. */
   List<String> upNodes() {
     return nodes.values().stream().filter(n -> !n.lost).map(n -> n.name).toList();
+  }
+
+  /** The other nodes that answer now: the ones a fleet-wide question goes to. */
+  List<String> peers() {
+    return nodes.values().stream().filter(n -> !n.lost && !n.name.equals(self)).map(n -> n.name).toList();
   }
 
   Node node(String name) {

@@ -416,10 +416,8 @@ public class RegistryVerticle extends VerticleBase {
           ? Future.succeededFuture(known.copy()) : Future.failedFuture(err));
     }
     List<Future<JsonObject>> asks = new ArrayList<>();
-    for (String node : fleet.upNodes()) {
-      if (!node.equals(nodeName)) {
-        asks.add(fleet.ask(node, OPS_GET, new JsonObject().put(OPERATION_ID, id)));
-      }
+    for (String node : fleet.peers()) {
+      asks.add(fleet.ask(node, OPS_GET, new JsonObject().put(OPERATION_ID, id)));
     }
     HoistException notFound = new HoistException(ErrorCode.NOT_FOUND, "no operation with id '" + ModelRef.abbreviate(id)
         + "' on any node of the fleet");
@@ -437,7 +435,7 @@ public class RegistryVerticle extends VerticleBase {
 
   /** History of the whole fleet: every node that answers, merged newest first, at most {@code limit}. */
   private void routeHistory(Message<JsonObject> msg) {
-    List<String> peers = fleet.upNodes().stream().filter(n -> !n.equals(nodeName)).toList();
+    List<String> peers = fleet.peers();
     if (!fleet.clustered() || peers.isEmpty()) {
       history(msg);
       return;
@@ -472,11 +470,9 @@ public class RegistryVerticle extends VerticleBase {
     List<JsonObject> all = new ArrayList<>();
     operations.values().forEach(op -> all.add(op.toJson()));
     List<Future<JsonArray>> asks = new ArrayList<>();
-    for (String node : fleet.upNodes()) {
-      if (!node.equals(nodeName)) {
-        asks.add(fleet.ask(node, OPS_LIST, new JsonObject()).map(r -> r.getJsonArray(OPERATIONS, new JsonArray()))
-            .otherwise(err -> new JsonArray(new ArrayList<>(fleet.knownOf(node)))));
-      }
+    for (String node : fleet.peers()) {
+      asks.add(fleet.ask(node, OPS_LIST, new JsonObject()).map(r -> r.getJsonArray(OPERATIONS, new JsonArray()))
+          .otherwise(err -> new JsonArray(new ArrayList<>(fleet.knownOf(node)))));
     }
     Future.join(asks).onComplete(ar -> {
       asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
