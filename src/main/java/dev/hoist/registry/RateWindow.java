@@ -5,7 +5,8 @@ import java.util.Iterator;
 
 /**
  * Bytes per second over a sliding window. The rate is measured up to <em>now</em>, not up to the
- * last sample, so a stalled transfer shows a falling rate instead of a frozen one.
+ * last sample, so a stalled transfer shows a falling rate instead of a frozen one; it is 0 until the
+ * samples span a tenth of the window.
  */
 final class RateWindow {
 
@@ -34,6 +35,11 @@ final class RateWindow {
   double rate(long nowNanos) {
     trim(nowNanos);
     if (samples.size() < 2 && (samples.isEmpty() || nowNanos - samples.peekFirst()[0] < windowNanos / 4)) {
+      return 0;
+    }
+    // A rate over a few milliseconds is the size of one read, not a speed: the first pieces of a
+    // throttled download would show several times its limit.
+    if (nowNanos - samples.peekFirst()[0] < windowNanos / 10) {
       return 0;
     }
     long[] first = samples.peekFirst();
