@@ -491,6 +491,13 @@ public final class HoistConfig {
   public static final String DOWNLOAD_MAX_CONNECTIONS = "HOIST_DOWNLOAD_MAX_CONNECTIONS";
   /** The size of the ranges a large file is split into; a file no larger than this is one stream. */
   public static final String DOWNLOAD_CHUNK_BYTES = "HOIST_DOWNLOAD_CHUNK_BYTES";
+  /**
+   * True (the default): file bodies are read over Hoist's own HTTP/1.1 connections, straight from
+   * Netty's direct buffers to the file and the hash; false: through Vert.x's HTTP client, which copies
+   * every body chunk to the heap first (docs/performance.md). The switch is there in case a hub's
+   * answers trip the lean reader; any body it does not take (chunked, no length) goes to the client anyway.
+   */
+  public static final String DOWNLOAD_DIRECT = "HOIST_DOWNLOAD_DIRECT";
 
   /**
    * PEM certificates the hub client trusts instead of the system's (a private hub or mirror behind an
@@ -500,7 +507,8 @@ public final class HoistConfig {
 
   /** The keys above, for the environment overlay (see {@link #ENV_KEYS}). */
   public static final String[] DOWNLOAD_ENV_KEYS = {
-      DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES, HUB_CA_FILE
+      DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES, DOWNLOAD_DIRECT,
+      HUB_CA_FILE
   };
 
   /** The CA bundle for the hubs, or null for the system's trust store. */
@@ -530,6 +538,10 @@ public final class HoistConfig {
 
   public long downloadChunkBytes() {
     return range(DOWNLOAD_CHUNK_BYTES, 64L << 20, 64L << 10, 16L << 30);
+  }
+
+  public boolean downloadDirect() {
+    return bool(DOWNLOAD_DIRECT, true);
   }
 
   // ------------------------------------------------------------------ cluster (docs/cluster.md)

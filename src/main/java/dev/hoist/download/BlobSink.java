@@ -4,8 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.buffer.BufferInternal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -19,16 +17,18 @@ import java.util.function.LongConsumer;
  * event loop only queues buffers. Buffers that arrive while a write is under way are written together
  * in the next one, so the number of thread hops falls as the rate rises.
  *
- * <p>Two stages, each one task at a time, run on workers: <b>write</b> (the batch's bytes, gathered
- * from the received buffers' own memory into a per-thread direct buffer and written with one
- * positional write per MiB — no {@code byte[]} copy, no per-buffer system call), then <b>hash</b>
+ * <p>Two stages, each one task at a time, run on workers: <b>write</b> (direct buffers — what the lean
+ * reader, {@link DirectGet}, hands over — are written as they are; heap buffers from the HTTP client are
+ * gathered into a per-thread direct buffer and written with one positional write per MiB, the copy the
+ * JDK would make anyway), then <b>hash</b>
  * (the same batch handed to the file's {@link PrefixHasher}, which hashes it from the received
  * buffers' memory when it continues the hashed prefix). A batch is hashed only once it is on disk,
  * as before, but the next batch's write runs while the previous one is hashed, so writing and hashing
  * overlap instead of adding up. A batch counts as written ({@code onWritten}, and for the queue
  * bound) once it is hashed.
  *
- * <p>The queue is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to
+ * <p>The sink owns the buffers it is given and releases each once it is hashed (or dropped after a
+ * failure): the lean reader's come from Netty's pool. The queue is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to
  * resume. Several sinks (one per connection) may write disjoint ranges of the same file at once.
  * Everything but the two stages' bodies runs on the event loop that owns the sink.
  */
@@ -46,7 +46,7 @@ final class BlobSink {
   private final LongConsumer onWritten;
   /** Where the next byte goes; touched only by the (one at a time) write stage. */
   private long position;
-  private List<Buffer> pending = new ArrayList<>();
+  private List<ByteBuf> pending = new ArrayList<>();
   /** Written, waiting for the hash stage, in order. */
   private final ArrayDeque<Batch> toHash = new ArrayDeque<>();
   private long queued;
@@ -65,12 +65,14 @@ final class BlobSink {
     this.onWritten = onWritten;
   }
 
-  void write(Buffer buffer) {
+  /** Queues {@code buffer}'s readable bytes; the sink releases it. */
+  void write(ByteBuf buffer) {
     if (failure != null || flushed != null) {
+      buffer.release();
       return;
     }
     pending.add(buffer);
-    queued += buffer.length();
+    queued += buffer.readableBytes();
     kick();
   }
 
@@ -101,16 +103,21 @@ final class BlobSink {
 
   private void kick() {
     if (failure != null) {
+      release(pending);
       pending.clear();
-      toHash.clear();
+      Batch dropped;
+      while ((dropped = toHash.poll()) != null) {
+        release(dropped.buffers);
+      }
     }
     if (!writing && failure == null && !pending.isEmpty()) {
       writing = true;
-      List<Buffer> buffers = pending;
+      List<ByteBuf> buffers = pending;
       pending = new ArrayList<>();
       vertx.executeBlocking(() -> writeBatch(buffers), false).onComplete(ar -> {
         writing = false;
         if (ar.failed()) {
+          release(buffers);
           fail(ar.cause());
         } else {
           toHash.add(ar.result());
@@ -126,6 +133,7 @@ final class BlobSink {
         return batch.length;
       }, false).onComplete(ar -> {
         hashing = false;
+        release(batch.buffers);
         if (ar.failed()) {
           fail(ar.cause());
         } else {
@@ -160,10 +168,16 @@ final class BlobSink {
   }
 
   /** Worker: writes a batch at {@link #position}; its memory views (not copies) go on to the hash stage. */
-  private Batch writeBatch(List<Buffer> buffers) throws IOException {
+  private Batch writeBatch(List<ByteBuf> buffers) throws IOException {
     List<ByteBuffer> views = new ArrayList<>(buffers.size() + 4);
-    for (Buffer b : buffers) {
-      addViews(b, views);
+    for (ByteBuf b : buffers) {
+      if (b.nioBufferCount() == 1) {
+        views.add(b.nioBuffer());
+      } else {
+        for (ByteBuffer v : b.nioBuffers()) {
+          views.add(v);
+        }
+      }
     }
     long at = position;
     ByteBuffer staging = STAGING_BUFFER.get();
@@ -172,6 +186,13 @@ final class BlobSink {
     for (ByteBuffer view : views) {
       ByteBuffer src = view.duplicate();
       length += src.remaining();
+      if (src.isDirect()) { // written from where it is: no copy
+        drain(staging);
+        while (src.hasRemaining()) {
+          position += channel.write(src, position);
+        }
+        continue;
+      }
       while (src.hasRemaining()) {
         if (!staging.hasRemaining()) {
           drain(staging);
@@ -184,7 +205,7 @@ final class BlobSink {
       }
     }
     drain(staging);
-    return new Batch(at, views, length);
+    return new Batch(at, views, buffers, length);
   }
 
   /** Writes the staging buffer at {@link #position} and empties it. */
@@ -196,33 +217,23 @@ final class BlobSink {
     staging.clear();
   }
 
-  /** The buffer's bytes as NIO views of its own memory (Vert.x hands the HTTP body over as heap buffers). */
-  private static void addViews(Buffer b, List<ByteBuffer> views) {
-    if (b instanceof BufferInternal) {
-      ByteBuf buf = ((BufferInternal) b).getByteBuf();
-      if (buf.nioBufferCount() == 1) {
-        views.add(buf.nioBuffer());
-        return;
-      }
-      if (buf.nioBufferCount() > 1) {
-        for (ByteBuffer v : buf.nioBuffers()) {
-          views.add(v);
-        }
-        return;
-      }
+  private static void release(List<ByteBuf> buffers) {
+    for (ByteBuf b : buffers) {
+      b.release();
     }
-    views.add(ByteBuffer.wrap(b.getBytes()));
   }
 
-  /** One batch on disk: where it starts, its bytes in order, how many. */
+  /** One batch on disk: where it starts, its bytes in order (views of {@code buffers}), how many. */
   private static final class Batch {
     final long at;
     final List<ByteBuffer> views;
+    final List<ByteBuf> buffers;
     final long length;
 
-    Batch(long at, List<ByteBuffer> views, long length) {
+    Batch(long at, List<ByteBuffer> views, List<ByteBuf> buffers, long length) {
       this.at = at;
       this.views = views;
+      this.buffers = buffers;
       this.length = length;
     }
   }

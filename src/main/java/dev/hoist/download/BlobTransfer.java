@@ -168,7 +168,7 @@ final class BlobTransfer {
     if (aborted != null) {
       return Future.failedFuture(aborted);
     }
-    current = new RangedTransfer(owner, repo, hub, url, file, watchdog, this::throttleWait, new RangedTransfer.Events() {
+    current = new RangedTransfer(owner, repo, hub, url, file, watchdog, this::throttleWait, this::limited, new RangedTransfer.Events() {
       @Override
       public void bytes(long done) {
         BlobTransfer.this.bytes(done);
@@ -216,6 +216,11 @@ final class BlobTransfer {
       }
     }
     return loosest == null ? global : Math.max(global, loosest.take(n));
+  }
+
+  /** True while a bandwidth limit applies to these bytes (the global one, or every following operation's). */
+  private boolean limited() {
+    return owner.throttle().enabled() || (!subscribers.isEmpty() && subscribers.stream().allMatch(s -> s.throttle.enabled()));
   }
 
   private void bytes(long n) {

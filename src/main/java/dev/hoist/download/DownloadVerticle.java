@@ -16,6 +16,8 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonArray;
@@ -46,6 +48,7 @@ public class DownloadVerticle extends VerticleBase {
   private HubCache cache;
   private HubClient hubs;
   private HubFiles files;
+  private NetClient net;
   private HttpClient http;
   /** The metadata API's own pool, so a revision lookup never waits behind long file transfers. */
   private HttpClient meta;
@@ -62,6 +65,7 @@ public class DownloadVerticle extends VerticleBase {
     settings.downloadConnectionsPerFile();
     settings.downloadMaxConnections();
     settings.downloadChunkBytes();
+    settings.downloadDirect();
     cache = new HubCache(settings.hubCache());
     redactor = new Redactor(settings.hfToken());
     Map<String, String> endpoints = new LinkedHashMap<>();
@@ -85,11 +89,19 @@ public class DownloadVerticle extends VerticleBase {
         options.setTrustOptions(new PemTrustOptions().addCertPath(settings.hubCaFile().toString()));
       }
     }
+    // The lean reader's connections (DirectGet): the same deadlines and the same trust, host names checked.
+    NetClientOptions netOptions = new NetClientOptions().setConnectTimeout(10_000)
+        .setIdleTimeout(settings.downloadStallSeconds() * 2 + 10).setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setHostnameVerificationAlgorithm("HTTPS").setTrustAll(false);
+    if (settings.hubCaFile() != null) {
+      netOptions.setTrustOptions(new PemTrustOptions().addCertPath(settings.hubCaFile().toString()));
+    }
+    net = settings.downloadDirect() ? vertx.createNetClient(netOptions) : null;
     int maxConnections = settings.downloadMaxConnections();
     http = vertx.createHttpClient(clientOptions, new PoolOptions().setHttp1MaxSize(Math.max(maxConnections, 4)));
     meta = vertx.createHttpClient(metaOptions, new PoolOptions().setHttp1MaxSize(5));
     hubs = new HubClient(meta, endpoints, ModelCatalog.DEFAULT_HUB, settings.hfToken(), 30_000);
-    files = new HubFiles(http, hubs);
+    files = new HubFiles(vertx, http, net, hubs);
     throttle = new Throttle(settings.downloadMaxBytesPerSecond());
     slots = new ConnectionSlots(maxConnections);
     transfers = new Transfers(this);
@@ -227,7 +239,7 @@ public class DownloadVerticle extends VerticleBase {
     return Future.all(consumers.stream().map(MessageConsumer::unregister).toList()).otherwiseEmpty()
         .compose(v -> transfers.abortAll(stopping).timeout(STOP_GRACE_MS, TimeUnit.MILLISECONDS).otherwiseEmpty())
         .compose(v -> {
-          return Future.join(meta.close(), http.close());
+          return Future.join(meta.close(), http.close(), net != null ? net.close() : Future.succeededFuture());
         });
   }
 }

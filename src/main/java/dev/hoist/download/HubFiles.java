@@ -4,16 +4,25 @@ import dev.hoist.contract.ErrorCode;
 import dev.hoist.contract.HoistException;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClient;
 import java.net.URI;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * GET requests for file contents. Redirects are followed by hand, so the token goes only to the
  * configured hub's own origin: a hub redirects downloads to a CDN, and the CDN must never see it.
+ *
+ * <p>Each request goes over Hoist's lean HTTP/1.1 reader ({@link DirectGet}) unless
+ * HOIST_DOWNLOAD_DIRECT is off; an origin whose file bodies that reader cannot take (chunked, no
+ * length) is asked again, and from then on, through Vert.x's HTTP client.
  */
 final class HubFiles {
 
@@ -21,11 +30,20 @@ final class HubFiles {
   /** Error bodies up to this size are read to keep the connection; larger ones close it instead. */
   private static final long DRAIN_LIMIT = 64 << 10;
 
-  private final HttpClient http;
-  private final HubClient hubs;
+  private static final Logger log = LoggerFactory.getLogger(HubFiles.class);
 
-  HubFiles(HttpClient http, HubClient hubs) {
+  private final Vertx vertx;
+  private final HttpClient http;
+  /** Null: every request through {@link #http}. */
+  private final NetClient net;
+  private final HubClient hubs;
+  /** Origins whose file answers the lean reader could not take. */
+  private final Set<String> clientOnly = new HashSet<>();
+
+  HubFiles(Vertx vertx, HttpClient http, NetClient net, HubClient hubs) {
+    this.vertx = vertx;
     this.http = http;
+    this.net = net;
     this.hubs = hubs;
   }
 
@@ -40,31 +58,23 @@ final class HubFiles {
 
   /**
    * GETs {@code url} with {@code range} (a Range header value, or null), following redirects.
-   * {@code onRequest} sees every request sent (one per hop), so a watchdog can reset it. The
-   * response is paused: the caller resumes it once its handlers are set.
+   * {@code onRequest} receives, for every request sent (one per hop), a way to reset it, so a
+   * watchdog can. The answer is paused: the caller starts its body once it has judged the head.
+   * {@code limited}: a bandwidth limit applies to the body (it is then read in small pieces).
    */
-  Future<HttpClientResponse> get(String hub, String url, String range, Consumer<HttpClientRequest> onRequest) {
-    return get(hub, url, range, onRequest, 0);
+  Future<FileAnswer> get(String hub, String url, String range, Consumer<Runnable> onRequest, boolean limited) {
+    return get(hub, url, range, onRequest, limited, 0);
   }
 
-  private Future<HttpClientResponse> get(String hub, String url, String range, Consumer<HttpClientRequest> onRequest, int redirects) {
-    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setFollowRedirects(false);
-    if (range != null) {
-      options.putHeader("Range", range);
-    }
+  private Future<FileAnswer> get(String hub, String url, String range, Consumer<Runnable> onRequest, boolean limited,
+      int redirects) {
     String auth = hubs.authorization(hub);
-    if (auth != null && sameOrigin(url, hubs.endpoint(hub))) {
-      options.putHeader("Authorization", auth);
-    }
-    return HubClient.connect(http, options).compose(req -> {
-      onRequest.accept(req);
-      return req.send();
-    }).compose(resp -> {
-      resp.pause(); // until the caller has its handlers in place
-      int status = resp.statusCode();
-      String location = resp.getHeader("Location");
+    String sentAuth = auth != null && sameOrigin(url, hubs.endpoint(hub)) ? auth : null;
+    return send(url, range, sentAuth, onRequest, limited).compose(answer -> {
+      int status = answer.status();
+      String location = answer.header("Location");
       if (status >= 300 && status < 400 && location != null) {
-        discard(resp);
+        answer.discard();
         if (redirects >= MAX_REDIRECTS) {
           return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub redirected more than " + MAX_REDIRECTS
               + " times for one file"));
@@ -82,10 +92,50 @@ final class HubFiles {
         if (refused != null) {
           return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub redirected " + refused + "; refusing to follow it"));
         }
-        return get(hub, next.toString(), range, onRequest, redirects + 1);
+        return get(hub, next.toString(), range, onRequest, limited, redirects + 1);
       }
-      return Future.succeededFuture(resp);
+      return Future.succeededFuture(answer);
     });
+  }
+
+  /** One request, over the lean reader where it can take the answer, else through the HTTP client. */
+  private Future<FileAnswer> send(String url, String range, String auth, Consumer<Runnable> onRequest, boolean limited) {
+    URI uri = URI.create(url);
+    String origin = origin(uri);
+    if (net == null || clientOnly.contains(origin)) {
+      return viaClient(url, range, auth, onRequest);
+    }
+    return DirectGet.send(vertx, net, uri, range, auth, onRequest, HubClient.CONNECT_DEADLINE_MS, limited).recover(err -> {
+      if (!(err instanceof DirectGet.NotDirect)) {
+        return Future.failedFuture(err);
+      }
+      if (clientOnly.add(origin)) {
+        log.info("{}: {}; its files go through the HTTP client from now on", origin, err.getMessage());
+      }
+      return viaClient(url, range, auth, onRequest);
+    });
+  }
+
+  private Future<FileAnswer> viaClient(String url, String range, String auth, Consumer<Runnable> onRequest) {
+    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setFollowRedirects(false);
+    if (range != null) {
+      options.putHeader("Range", range);
+    }
+    if (auth != null) {
+      options.putHeader("Authorization", auth);
+    }
+    return HubClient.connect(http, options).compose(req -> {
+      onRequest.accept(() -> req.reset());
+      return req.send();
+    }).map(resp -> {
+      resp.pause(); // until the caller has its handlers in place
+      return FileAnswer.of(resp);
+    });
+  }
+
+  private static String origin(URI u) {
+    return (u.getScheme() == null ? "" : u.getScheme().toLowerCase()) + "://" + (u.getHost() == null ? "" : u.getHost().toLowerCase())
+        + ":" + port(u);
   }
 
   /** Drops a response body we do not want: a small one is read (the connection stays usable), a large one closes it. */

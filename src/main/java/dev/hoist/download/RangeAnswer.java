@@ -2,7 +2,6 @@ package dev.hoist.download;
 
 import dev.hoist.contract.ErrorCode;
 import dev.hoist.contract.HoistException;
-import io.vertx.core.http.HttpClientResponse;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -40,15 +39,15 @@ final class RangeAnswer {
    *
    * @throws HoistException for an answer whose body must not be used
    */
-  static RangeAnswer judge(HttpClientResponse resp, RemoteFile file, long from, long end, boolean rangeSent, boolean stream,
+  static RangeAnswer judge(FileAnswer resp, RemoteFile file, long from, long end, boolean rangeSent, boolean stream,
       String repo, boolean hadToken) {
-    int status = resp.statusCode();
+    int status = resp.status();
     if (status == 200) {
       checkLength(resp, file, file.size);
       return new RangeAnswer(rangeSent ? Kind.IGNORED_RANGE : Kind.BODY, file.size);
     }
     if (status == 206) {
-      String header = resp.getHeader("Content-Range");
+      String header = resp.header("Content-Range");
       Matcher m = header == null ? null : CONTENT_RANGE.matcher(header.trim());
       if (m == null || !m.matches()) {
         throw wrongRange(file, from, end, header);
@@ -66,24 +65,24 @@ final class RangeAnswer {
       return new RangeAnswer(Kind.BODY, last - from + 1);
     }
     if (status == 416) {
-      Matcher m = UNSATISFIED_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")).trim());
+      Matcher m = UNSATISFIED_RANGE.matcher(String.valueOf(resp.header("Content-Range")).trim());
       if (m.matches() && Long.parseLong(m.group(1)) != file.size) {
         throw wrongSize(file, Long.parseLong(m.group(1)));
       }
       if (stream && from > 0) {
         return new RangeAnswer(Kind.REFUSED_RESUME, 0);
       }
-      throw wrongRange(file, from, end, resp.getHeader("Content-Range"));
+      throw wrongRange(file, from, end, resp.header("Content-Range"));
     }
-    HubClient.checkStatus(status, resp.getHeader("X-Error-Code"), resp.getHeader("Retry-After"), repo, null, file.path, hadToken);
+    HubClient.checkStatus(status, resp.header("X-Error-Code"), resp.header("Retry-After"), repo, null, file.path, hadToken);
     throw new HoistException(ErrorCode.HUB_ERROR, "the hub answered HTTP " + status + " for " + file.path);
   }
 
-  private static void checkLength(HttpClientResponse resp, RemoteFile file, long expected) {
-    String length = resp.getHeader("Content-Length");
+  private static void checkLength(FileAnswer resp, RemoteFile file, long expected) {
+    String length = resp.header("Content-Length");
     if (length != null && length.trim().matches("\\d{1,18}") && Long.parseLong(length.trim()) != expected) {
       long announced = Long.parseLong(length.trim());
-      throw resp.statusCode() == 200 ? wrongSize(file, announced)
+      throw resp.status() == 200 ? wrongSize(file, announced)
           : new HoistException(ErrorCode.HUB_ERROR, "the hub announced " + announced + " bytes for a range of " + expected
               + " bytes of " + file.path, true, null);
     }

@@ -7,12 +7,12 @@ import dev.hoist.contract.HoistException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
+import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongUnaryOperator;
 
 /**
@@ -54,6 +54,7 @@ final class RangedTransfer {
   private final RemoteFile file;
   private final StallWatchdog watchdog;
   private final LongUnaryOperator throttle;
+  private final BooleanSupplier limited;
   private final Events events;
   private final int connectionsPerFile;
 
@@ -74,7 +75,7 @@ final class RangedTransfer {
   private final PartsSaver saver;
 
   RangedTransfer(DownloadVerticle owner, String repo, String hub, String url, RemoteFile file, StallWatchdog watchdog,
-      LongUnaryOperator throttle, Events events) {
+      LongUnaryOperator throttle, BooleanSupplier limited, Events events) {
     this.owner = owner;
     this.vertx = owner.vertx();
     this.repo = repo;
@@ -83,6 +84,7 @@ final class RangedTransfer {
     this.file = file;
     this.watchdog = watchdog;
     this.throttle = throttle;
+    this.limited = limited;
     this.events = events;
     this.connectionsPerFile = owner.settings().downloadConnectionsPerFile();
     this.saver = new PartsSaver(vertx, () -> blob);
@@ -245,7 +247,7 @@ final class RangedTransfer {
     Connection c = new Connection();
     connections.add(c);
     begin();
-    return owner.files().get(hub, url, range, c::sent)
+    return owner.files().get(hub, url, range, c::sent, limited.getAsBoolean())
         .compose(resp -> answer(c, s, from, range != null, resp))
         .transform(ar -> {
           c.watch.close();
@@ -260,23 +262,23 @@ final class RangedTransfer {
   }
 
   /** Checks the status and headers of an answer, then streams its body into place. */
-  private Future<Void> answer(Connection c, PartialBlob.Segment s, long from, boolean rangeSent, HttpClientResponse resp) {
+  private Future<Void> answer(Connection c, PartialBlob.Segment s, long from, boolean rangeSent, FileAnswer resp) {
     RangeAnswer answer;
     try {
       answer = RangeAnswer.judge(resp, file, from, s.end, rangeSent, !blob.ranged, repo, owner.hubs().authorization(hub) != null);
     } catch (HoistException e) {
-      HubFiles.discard(resp);
+      resp.discard();
       return Future.failedFuture(e);
     }
     switch (answer.kind) {
       case IGNORED_RANGE:
         return restartAsStream(c, resp);
       case REFUSED_RESUME:
-        HubFiles.discard(resp);
+        resp.discard();
         return restart(blob).compose(v -> Future.failedFuture(
             new Retries.TransientFailure("the hub refused the resume range for " + file.path + "; starting it over")));
       default:
-        if (resp.statusCode() == 206) {
+        if (resp.status() == 206) {
           rangesConfirmed = true;
           if (!blob.ranged && from > 0) {
             events.log("info", "Resuming " + file.path + " from " + human(from) + " of " + human(file.size));
@@ -288,9 +290,9 @@ final class RangedTransfer {
   }
 
   /** The hub ignored our Range request: take its full body as a new stream from byte 0. */
-  private Future<Void> restartAsStream(Connection c, HttpClientResponse resp) {
+  private Future<Void> restartAsStream(Connection c, FileAnswer resp) {
     if (++restarts > owner.settings().downloadRetries() + 1) {
-      resp.request().reset();
+      resp.kill();
       return Future.failedFuture(new HoistException(ErrorCode.HUB_ERROR, "the hub ignores Range requests for " + file.path
           + " and its connection ended before the file did " + restarts + " times; giving up", true, null));
     }
@@ -326,7 +328,7 @@ final class RangedTransfer {
   }
 
   /** Streams a body into the partial file, with back-pressure from the disk and the bandwidth limits. */
-  private Future<Void> receive(Connection c, PartialBlob.Segment s, HttpClientResponse resp, long expected) {
+  private Future<Void> receive(Connection c, PartialBlob.Segment s, FileAnswer resp, long expected) {
     Promise<Void> received = Promise.promise();
     PartialBlob target = blob;
     long[] got = {0};
@@ -344,14 +346,16 @@ final class RangedTransfer {
       received.tryFail(DownloadJob.localIo(err));
       c.kill();
     });
-    resp.handler(buf -> {
-      if (got[0] + buf.length() > expected) {
+    resp.body(buf -> {
+      int n = buf.readableBytes();
+      if (got[0] + n > expected) {
+        buf.release();
         received.tryFail(new HoistException(ErrorCode.HUB_ERROR, "the hub sent more bytes of " + file.path
             + " than it announced (listed as " + human(file.size) + "); the hub's file list and its file disagree"));
         c.kill();
         return;
       }
-      got[0] += buf.length();
+      got[0] += n;
       c.watch.bytes();
       sink.write(buf);
       if (sink.isFull() && !flow.disk) {
@@ -362,7 +366,7 @@ final class RangedTransfer {
           flow.update();
         });
       }
-      long waitMs = throttle.applyAsLong(buf.length());
+      long waitMs = throttle.applyAsLong(n);
       if (waitMs > 0 && !flow.limit) {
         flow.limit = true;
         flow.update();
@@ -371,10 +375,7 @@ final class RangedTransfer {
           flow.update();
         });
       }
-    });
-    resp.exceptionHandler(received::tryFail);
-    resp.endHandler(v -> received.tryComplete());
-    resp.resume();
+    }, v -> received.tryComplete(), received::tryFail);
     return received.future().transform(ar -> sink.flush().transform(flushed -> {
       if (flushed.failed()) {
         return Future.failedFuture(DownloadJob.localIo(flushed.cause()));
@@ -456,24 +457,24 @@ final class RangedTransfer {
     }).transform(ar -> Future.failedFuture(err));
   }
 
-  /** One connection: its request (to reset it) and its stall watch. */
+  /** One connection: a way to reset its request, and its stall watch. */
   private final class Connection {
-    HttpClientRequest request;
+    Runnable reset;
     final StallWatchdog.Watch watch = watchdog.watch(this::kill);
     private boolean killed;
 
-    void sent(HttpClientRequest req) {
-      request = req;
+    void sent(Runnable reset) {
+      this.reset = reset;
       if (killed) {
-        req.reset();
+        reset.run();
       }
     }
 
     void kill() {
       if (!killed) {
         killed = true;
-        if (request != null) {
-          request.reset();
+        if (reset != null) {
+          reset.run();
         }
       }
     }
@@ -481,12 +482,12 @@ final class RangedTransfer {
 
   /** Pauses the response while either the disk or a bandwidth limit asks for it. */
   private static final class Flow {
-    final HttpClientResponse resp;
+    final FileAnswer resp;
     final StallWatchdog.Watch watch;
     boolean disk;
     boolean limit;
 
-    Flow(HttpClientResponse resp, StallWatchdog.Watch watch) {
+    Flow(FileAnswer resp, StallWatchdog.Watch watch) {
       this.resp = resp;
       this.watch = watch;
     }

@@ -48,13 +48,16 @@ public final class FaultHub {
     public final String file;
     public final String range;
     public final String authorization;
+    /** Which of Hoist's readers asked: "hoist/…" (its own), none (Vert.x's HTTP client). */
+    public final String userAgent;
     public final long atNanos;
 
-    Seen(String path, String file, String range, String authorization) {
+    Seen(String path, String file, String range, String authorization, String userAgent) {
       this.path = path;
       this.file = file;
       this.range = range;
       this.authorization = authorization;
+      this.userAgent = userAgent;
       this.atNanos = System.nanoTime();
     }
 
@@ -81,6 +84,7 @@ public final class FaultHub {
     boolean ignoreRange;
     String contentRange;
     boolean corrupt;
+    boolean chunked;
 
     /** The file, honoring Range. */
     public static Answer normal() {
@@ -138,6 +142,12 @@ public final class FaultHub {
     /** Answers a Range request with 206 and this Content-Range instead of the right one. */
     public Answer contentRange(String header) {
       contentRange = header;
+      return this;
+    }
+
+    /** Sends the body with chunked transfer encoding, without Content-Length. */
+    public Answer chunked() {
+      chunked = true;
       return this;
     }
 
@@ -303,7 +313,7 @@ public final class FaultHub {
 
   private void file(RoutingContext ctx, String owner, String name, String file) {
     Seen request = new Seen(ctx.request().path().substring("/hub".length()), file, ctx.request().getHeader("Range"),
-        ctx.request().getHeader("Authorization"));
+        ctx.request().getHeader("Authorization"), ctx.request().getHeader("User-Agent"));
     seen.add(request);
     int n = counts.computeIfAbsent(file, k -> new AtomicInteger()).getAndIncrement();
     Plan plan = plans.get(file);
@@ -356,7 +366,11 @@ public final class FaultHub {
       r.setStatusCode(200);
     }
     long length = end - start + 1;
-    r.putHeader("Content-Length", String.valueOf(length));
+    if (a.chunked) {
+      r.setChunked(true);
+    } else {
+      r.putHeader("Content-Length", String.valueOf(length));
+    }
     Buffer body = content.slice((int) start, (int) (end + 1));
     if (a.corrupt) {
       body = body.copy();
