@@ -4,7 +4,31 @@
 # What the last round of work on issue #7 changed and what each step gained, measured side by side
 # (old build vs new build, interleaved) on this machine while it was shared; kept here by hand because
 # a single run of the suite cannot measure a "before".
-CHANGES = """## What changed (issue #7, second round) and what it gained
+CHANGES = """## What changed (issue #7, third round) and what it gained
+
+The download was the goal still missed. A JFR profile of the download verticle's event loop put half of its Java
+samples in `VertxHandler.safeBuffer`: Vert.x's HTTP client copies every body chunk from Netty's pooled direct
+memory into a fresh heap buffer before user code sees it, and `BlobSink` then copied the heap bytes once more
+into a direct buffer to write them. Measured **old build against new build in the same rounds** (curl, the old
+Hoist and the new one seconds apart, 5 rounds, 2 GiB from nginx on loopback into tmpfs, default settings):
+
+| step (commit) | what | before → after |
+|---|---|---|
+| 4. `DirectGet`: Hoist's own reader for file bodies | File GETs go over Vert.x's `NetClient` (same connect deadline, TLS trust and host-name check as the HTTP client) in raw message mode (`NetSocketInternal.messageHandler`): Hoist writes the request and parses the status line and headers itself (≤ 64 KiB, 1xx answers skipped, `Content-Length` bodies only — a chunked answer is asked again through the HTTP client, and that hub's files go there from then on). The body arrives as Netty's own pooled direct buffers, which `BlobSink` writes where they are (one positional `write` each, no staging copy), hashes from the same memory and releases once hashed. Reads of up to 1 MiB (Netty's adaptive allocator, 64 KiB–1 MiB, 4 reads per event-loop turn) instead of 64 KiB: the event loop's CPU per GB halved. Redirects, range checks, retries, stall watchdog, throttling and resume are the same code as before (`FileAnswer` is the one interface both readers implement). `HOIST_DOWNLOAD_DIRECT=false` goes back to the HTTP client. | 2 GiB, 5 rounds: median 4.54 s → 3.87 s (per-round throughput new/old: median **1.19×**, every round faster, 1.05–1.22×); CPU 3.16 → 2.58 CPU s/GB (per-round ratio **0.79**). Against curl in the same rounds: 0.65× → 0.70×. |
+| — (a bug found on the way) | Pausing the socket through `NetSocket.pause()` let Vert.x queue what was already read and report the connection's end before delivering that queue, so a 2 GiB body that had arrived whole looked cut 3.6 MB short (and was resumed with a retry). `DirectGet` pauses the channel's reads itself; `DirectGetTest.aBodyThatArrivedWholeWhileTheReaderWasPausedIsNotTakenForACut` fails with `NetSocket.pause()`. | correctness, not speed |
+| 5. `RateWindow` | No rate until the samples span a tenth of the 5 s window: the first read of a throttled download (one buffer in a few milliseconds) showed several times its limit. | correctness |
+| — (measured, not adopted) | One connection per file (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`) with the new reader: no read-back of ranges that arrive ahead of the hashed prefix. | 3.61 s, 2.13 CPU s/GB (CPU 0.70× the old build's; 0.73× curl). Kept at 4: the ranges pay where one connection is limited by the network, which loopback never is. |
+| — (measured, not adopted) | Writing and hashing each 128–512 KiB piece on one worker while it is in cache, instead of two stages; deeper queues (32/24 and 64/48 MiB instead of 16/4) and smaller write batches (2–4 MiB). | Fused: about 10 % less CPU but slower (one thread then does both, 3.7 s of work in series). Queues and batches: within the noise. |
+| — (measured, to find the ceiling) | A bare Java pipeline with nothing else in it (blocking `SocketChannel` into 16 × 1 MiB direct buffers, a writer thread, a hasher thread; no Vert.x, no progress, no resume). | 2.77–2.98 s for the same 2 GiB against curl's 2.98–3.18 s in the same minutes: **about 1.0× curl is the ceiling** for *download + sha256* on these 2 cores, because sha256 alone takes ~0.8 CPU s/GB in the JVM (measured apart: 1.3–1.4 GB/s), the tmpfs write ~0.65, the socket read ~0.5, and nginx shares the two cores. A receive straight into a memory-mapped file was slower (3.4 s: page faults). |
+
+Still **not** met, and why: the download against curl (`curl` does not verify what it fetched; Hoist hashes
+every byte, and the difference to the bare pipeline above is Hoist's own work — progress, ranged state, the
+event loop hand-offs — and the JIT still compiling in measured runs). What would go further: splicing socket to
+file in the kernel (Netty's epoll `spliceTo`) and hashing from a mapping, which needs the native transport.
+REST polling fell just under its goal in this run (0.64×, 0.77× in the last one) with no change on its path;
+section 4 says why it sits at the edge.
+
+### Second round (earlier commits)
 
 Measured **old build against new build, interleaved** (ABBA pairs, same nginx, same file, seconds apart), because
 the machine was shared with other people's builds the whole time (load average 9–15 on 2 cores): absolute times
@@ -13,14 +37,8 @@ are slow and scattered, so the per-pair ratios are the numbers to read.
 | step (commit) | what | before → after |
 |---|---|---|
 | 1. `BlobSink` write path | The worker no longer copies each received buffer into a new `byte[]` (`Buffer.getBytes()`) and then again into the JDK's temporary direct buffer per write: it takes NIO views of the buffers' own memory, gathers a batch into one per-thread 1 MiB direct buffer and writes it with one positional `write` per MiB; the sha256/sha1 is fed from the same views. Writing and hashing are two stages, so batch *n + 1* is written while batch *n* is hashed (a batch is still hashed only once it is on disk, and counts as written only once hashed — resume and verification unchanged). Queue bound 4/1 MiB → 16/4 MiB (fewer thread hops). | 2 GiB, 4 pairs: median download stage 27.7 s → 18.1 s (per-pair time ratio new/old: median **0.68**, i.e. 1.47× the throughput; every pair faster); CPU 4.63 → 3.74 CPU s/GB (per-pair ratio 0.81). 1 GiB, 4 pairs on a slightly less busy machine: time ratio 0.95, CPU 4.38 → 4.00 CPU s/GB (ratio 0.89). |
-| — (measured, not changed) | One connection per file instead of the default 4 ranges (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`; the default is configuration this work does not own). | 1 GiB, 4 pairs, new build both sides: time ratio 1 conn / 4 conns median **0.67**, CPU ratio 0.78. On loopback the ranges only add the read-back of three quarters of the file for hashing in order; they pay off only where one connection is network-bound. |
 | 2. `LiveUpdates` fan-out | Each change is encoded once into one UTF-8 buffer that every subscriber's text frame shares (a retained duplicate per write; before, every subscriber's `writeTextMessage` encoded the same String again); the `{"type":…}` frame is spliced onto the operation's JSON instead of copying its map; one keep-alive sweep (every ≤ 1 s, each socket pinged every third of the idle time as before) replaces a periodic timer per socket. Topics, coalescing, 1009/1013 closes, limits, snapshots via `OPS_LIST`/`OPS_GET` unchanged. | 1,000 connections / 10 live, one run each: Hoist CPU per 1,000 frames delivered (drive start → last frame) 0.111 → 0.084 s alone, 0.076 → 0.064 s among the idle ones (−16 to −24 %); heap per idle connection 17.4 → 17.3 KB. The latency percentiles of those runs swung by 10× between runs of the *same* build (they were set by how much CPU the machine gave, not by the code) and are not a before/after. |
 | 3. Benchmarks | Download: each Hoist is also warmed up on the measured file (the JIT was still compiling — 1.5–2.8 CPU s per run — in measured runs after the 256 MiB warm-up). Overhead: `OVERHEAD_PAIRS` (6) extra back-to-back ABBA pairs of the two Hoists, verdict only when median ± 2 standard errors is clear of the ±3 % band's edges. Fan-out: Hoist's CPU from the drive's start until the last frame arrived (a cost that contention does not stretch) next to the latencies. | Steadier numbers, not a speed-up; see sections 1, 3 and 5. |
-
-Issue #7's goals that this round still does **not** meet, and why, are in the sections below: the download
-(Vert.x's HTTP client copies every body chunk to the heap on the one download event loop, sha256 costs ~1 CPU s/GB,
-and two cores are shared with nginx and, today, with other builds) and the fan-out latency (the latency is set by
-CPU contention on this machine; the per-frame cost fell, the backlog under contention did not go away).
 """
 
 
@@ -172,21 +190,19 @@ def render(results, rows, table, charts, rel):
               "It does more per byte than curl — it hashes every byte with sha256 on a worker thread while writing "
               "it"
               + (f" (sha256 alone, with OpenSSL's SHA-NI code, costs {f(s['sha256']['cpu_s_per_gb'], 2)} CPU s/GB on this machine)" if s.get("sha256") else "")
-              + ". Where the bytes go now: the kernel copies them into Netty's pooled direct buffer on the download "
-              "verticle's one event loop; Vert.x's HTTP client copies every body chunk into a fresh heap buffer "
-              "(`VertxHandler.safeBuffer`, which it does for every pooled buffer it hands to user code — a JFR profile "
-              "put ~30 % of the event loop's samples there, and with the socket reads this one thread is the busiest); "
-              "a worker gathers a batch into a per-thread direct buffer and writes it with one `pwrite` per MiB "
-              "(`BlobSink`), and hashes it from the heap buffers' own memory while the next batch is being written. "
-              "With the default 4 connections per file the 64 MiB ranges arrive side by side, so three quarters of "
-              "the file is written ahead of the hashed prefix and read back from the page cache to be hashed in "
-              "order (`PrefixHasher`): a fourth and fifth pass over those bytes. On this loopback, with CPU the only "
-              "limit, one connection per file (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`) was faster and cheaper (see "
-              "\"What changed\" above); the ranges pay off where a single connection is limited by the network, not "
-              "here. What is left that would close the gap needs the HTTP client's cooperation (a Netty handler that "
-              "writes the direct buffers as they come, without Vert.x's heap copy) or more than one event loop for "
-              "the download connections (`PoolOptions.setEventLoopSize` in `DownloadVerticle`, which this work does "
-              "not own).\n")
+              + ". Where the bytes go now: the kernel copies them into Netty's pooled direct buffers (reads of up to "
+              "1 MiB) on the download verticle's one event loop, where Hoist's own HTTP/1.1 reader (`DirectGet`) takes "
+              "them as they are — no heap copy; a worker writes each buffer where it is with one positional `write` "
+              "(`BlobSink`), and a second stage hashes it from the same memory while the next batch is written. With "
+              "the default 4 connections per file the 64 MiB ranges arrive side by side, so three quarters of the file "
+              "is written ahead of the hashed prefix and read back from the page cache to be hashed in order "
+              "(`PrefixHasher`); one connection per file avoids that and was cheaper here (see \"What changed\"), but "
+              "the ranges pay where one connection is network-bound. Against curl's two passes over the bytes (read, "
+              "write) Hoist makes three (read, write, hash) on the same two cores that nginx also uses: a bare Java "
+              "pipeline doing only that reached about curl's speed and no more (\"What changed\"), so the goal of "
+              "≥ 1.0× curl is at the edge of what *download and verify* can do here, and Hoist's own bookkeeping "
+              "(progress, resumable ranged state, hand-offs between the event loop and the workers) is the rest of "
+              "the gap.\n")
     # ------------------------------------------------------------------ 2
     d = b.get("load")
     w("## 2. Load\n")
@@ -331,6 +347,16 @@ def render(results, rows, table, charts, rel):
         w(f"Verdict: {verdicts(rows, '4.')}.\n")
         w("wrk takes one of the two cores; Hoist's gateway is one verticle, so one event loop serves the route, plus the "
           "registry's event loop for the lookup.\n")
+        w("How steady this verdict is: the code on this path did not change in the third round, yet the full runs gave "
+          "0.77× (second round) and 0.64× (third round). Run alone (`bench/rest.sh`, 3 rounds, old and new build "
+          "alternately, minutes apart), the rounds after the first gave 0.58–0.69× for both builds, Hoist at 16,500–"
+          "19,300 req/s against the constant route's 27,000–31,700; the first round of each run is set by the baseline "
+          "still warming up (6,300–12,700 req/s). So on this machine the route sits at about two thirds of the "
+          "baseline, at the edge of the 0.7× goal. What it costs per request beyond the constant route: the router's "
+          "handlers, a hop to the registry's event loop and back, the operation's JSON built (`Operation.toJson`) and "
+          "deep-copied by the event bus's local delivery, then encoded. Leaving the body handler out of GETs changed "
+          "nothing measurable. Serving GETs from the gateway's copy of the published updates would skip the hop, but "
+          "gives up read-your-writes (a GET right after a cancel could see the state before it); not done.\n")
 
     # ------------------------------------------------------------------ 5
     d = b.get("download")
