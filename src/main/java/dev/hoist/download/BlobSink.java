@@ -20,16 +20,18 @@ import java.util.function.LongConsumer;
  * <p>Two stages, each one task at a time, run on workers: <b>write</b> (direct buffers — what the lean
  * reader, {@link DirectGet}, hands over — are written as they are; heap buffers from the HTTP client are
  * gathered into a per-thread direct buffer and written with one positional write per MiB, the copy the
- * JDK would make anyway), then <b>hash</b>
- * (the same batch handed to the file's {@link PrefixHasher}, which hashes it from the received
- * buffers' memory when it continues the hashed prefix). A batch is hashed only once it is on disk,
- * as before, but the next batch's write runs while the previous one is hashed, so writing and hashing
- * overlap instead of adding up. A batch counts as written ({@code onWritten}, and for the queue
- * bound) once it is hashed.
+ * JDK would make anyway) and <b>hash</b> (the batch handed to the file's {@link PrefixHasher}, in file
+ * order). A batch that continues the hashed prefix is hashed from the received buffers' memory
+ * <em>while</em> it is being written; any other batch is handed over only once it is on disk, because
+ * the hasher may read it back from the file later. Hashing ahead of the disk is safe: a failed write
+ * fails the transfer, and a later attempt starts from a fresh hasher and the bytes on disk. A batch
+ * counts as written ({@code onWritten}, which moves the resume point, and for the queue bound) once it
+ * is both on disk and hashed, in order.
  *
- * <p>The sink owns the buffers it is given and releases each once it is hashed (or dropped after a
- * failure): the lean reader's come from Netty's pool. The queue is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to
- * resume. Several sinks (one per connection) may write disjoint ranges of the same file at once.
+ * <p>The sink owns the buffers it is given and releases each once its batch is done (or dropped after
+ * a failure, never while a task still reads it): the lean reader's come from Netty's pool. The queue
+ * is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to resume. Several
+ * sinks (one per connection) may write disjoint ranges of the same file at once.
  * Everything but the two stages' bodies runs on the event loop that owns the sink.
  */
 final class BlobSink {
@@ -44,14 +46,15 @@ final class BlobSink {
   private final FileChannel channel;
   private final PrefixHasher hasher;
   private final LongConsumer onWritten;
-  /** Where the next byte goes; touched only by the (one at a time) write stage. */
-  private long position;
+  /** Where the next batch goes (event loop). */
+  private long nextAt;
   private List<ByteBuf> pending = new ArrayList<>();
-  /** Written, waiting for the hash stage, in order. */
-  private final ArrayDeque<Batch> toHash = new ArrayDeque<>();
+  /** Batches not yet both written and hashed, in file order. */
+  private final ArrayDeque<Batch> batches = new ArrayDeque<>();
   private long queued;
-  private boolean writing;
-  private boolean hashing;
+  /** The batches a write or hash task is working on (their buffers must not be released meanwhile). */
+  private Batch writing;
+  private Batch hashing;
   private Throwable failure;
   private Runnable drainHandler;
   private java.util.function.Consumer<Throwable> failureHandler = err -> { };
@@ -60,7 +63,7 @@ final class BlobSink {
   BlobSink(Vertx vertx, FileChannel channel, long position, PrefixHasher hasher, LongConsumer onWritten) {
     this.vertx = vertx;
     this.channel = channel;
-    this.position = position;
+    this.nextAt = position;
     this.hasher = hasher;
     this.onWritten = onWritten;
   }
@@ -105,50 +108,66 @@ final class BlobSink {
     if (failure != null) {
       release(pending);
       pending.clear();
-      Batch dropped;
-      while ((dropped = toHash.poll()) != null) {
-        release(dropped.buffers);
+      batches.removeIf(b -> {
+        if (b == writing || b == hashing) {
+          return false; // released when its task ends
+        }
+        release(b.buffers);
+        return true;
+      });
+    }
+    if (writing == null && failure == null && !pending.isEmpty()) {
+      Batch batch = new Batch(nextAt, pending);
+      pending = new ArrayList<>();
+      nextAt += batch.length;
+      batches.add(batch);
+      writing = batch;
+      vertx.executeBlocking(() -> writeBatch(batch), false).onComplete(ar -> {
+        writing = null;
+        if (ar.failed()) {
+          fail(ar.cause());
+        } else {
+          batch.written = true;
+        }
+        kick();
+      });
+    }
+    if (hashing == null && failure == null) {
+      Batch next = batches.stream().filter(b -> !b.hashed).findFirst().orElse(null);
+      // In file order: a batch that continues the hashed prefix is hashed while it is being written
+      // (from the same memory); any other waits until it is on disk, as the hasher may read it back.
+      if (next != null && (next.written || !next.triedEarly)) {
+        hashing = next;
+        boolean early = !next.written;
+        vertx.executeBlocking(() -> early ? hasher.hashIfNext(next.at, next.views) : hasher.written(next.at, next.views), false)
+            .onComplete(ar -> {
+              hashing = null;
+              if (ar.failed()) {
+                fail(ar.cause());
+              } else if (ar.result()) {
+                next.hashed = true;
+              } else {
+                next.triedEarly = true;
+              }
+              kick();
+            });
       }
     }
-    if (!writing && failure == null && !pending.isEmpty()) {
-      writing = true;
-      List<ByteBuf> buffers = pending;
-      pending = new ArrayList<>();
-      vertx.executeBlocking(() -> writeBatch(buffers), false).onComplete(ar -> {
-        writing = false;
-        if (ar.failed()) {
-          release(buffers);
-          fail(ar.cause());
-        } else {
-          toHash.add(ar.result());
-        }
-        kick();
-      });
+    boolean freed = false;
+    while (failure == null && !batches.isEmpty() && batches.peek().written && batches.peek().hashed) {
+      Batch done = batches.poll();
+      release(done.buffers);
+      queued -= done.length;
+      onWritten.accept(done.length);
+      freed = true;
     }
-    if (!hashing && failure == null && !toHash.isEmpty()) {
-      hashing = true;
-      Batch batch = toHash.poll();
-      vertx.executeBlocking(() -> {
-        hasher.written(batch.at, batch.views);
-        return batch.length;
-      }, false).onComplete(ar -> {
-        hashing = false;
-        release(batch.buffers);
-        if (ar.failed()) {
-          fail(ar.cause());
-        } else {
-          queued -= ar.result();
-          onWritten.accept(ar.result());
-        }
-        if (queued < LOW_WATER && drainHandler != null) {
-          Runnable handler = drainHandler;
-          drainHandler = null;
-          handler.run();
-        }
-        kick();
-      });
+    if (freed && queued < LOW_WATER && drainHandler != null) {
+      Runnable handler = drainHandler;
+      drainHandler = null;
+      handler.run();
     }
-    if (flushed != null && !writing && !hashing && (failure != null || (pending.isEmpty() && toHash.isEmpty()))) {
+    if (flushed != null && writing == null && hashing == null
+        && (failure != null || (pending.isEmpty() && batches.isEmpty()))) {
       if (failure != null) {
         flushed.tryFail(failure);
       } else {
@@ -167,35 +186,23 @@ final class BlobSink {
     }
   }
 
-  /** Worker: writes a batch at {@link #position}; its memory views (not copies) go on to the hash stage. */
-  private Batch writeBatch(List<ByteBuf> buffers) throws IOException {
-    List<ByteBuffer> views = new ArrayList<>(buffers.size() + 4);
-    for (ByteBuf b : buffers) {
-      if (b.nioBufferCount() == 1) {
-        views.add(b.nioBuffer());
-      } else {
-        for (ByteBuffer v : b.nioBuffers()) {
-          views.add(v);
-        }
-      }
-    }
-    long at = position;
+  /** Worker: writes a batch at its place, direct buffers where they are, heap ones gathered per MiB. */
+  private Void writeBatch(Batch batch) throws IOException {
+    long[] position = {batch.at};
     ByteBuffer staging = STAGING_BUFFER.get();
     staging.clear();
-    long length = 0;
-    for (ByteBuffer view : views) {
+    for (ByteBuffer view : batch.views) {
       ByteBuffer src = view.duplicate();
-      length += src.remaining();
       if (src.isDirect()) { // written from where it is: no copy
-        drain(staging);
+        drain(staging, position);
         while (src.hasRemaining()) {
-          position += channel.write(src, position);
+          position[0] += channel.write(src, position[0]);
         }
         continue;
       }
       while (src.hasRemaining()) {
         if (!staging.hasRemaining()) {
-          drain(staging);
+          drain(staging, position);
         }
         int n = Math.min(src.remaining(), staging.remaining());
         int limit = src.limit();
@@ -204,15 +211,15 @@ final class BlobSink {
         src.limit(limit);
       }
     }
-    drain(staging);
-    return new Batch(at, views, buffers, length);
+    drain(staging, position);
+    return null;
   }
 
-  /** Writes the staging buffer at {@link #position} and empties it. */
-  private void drain(ByteBuffer staging) throws IOException {
+  /** Writes the staging buffer at {@code position[0]} (advancing it) and empties it. */
+  private void drain(ByteBuffer staging, long[] position) throws IOException {
     staging.flip();
     while (staging.hasRemaining()) {
-      position += channel.write(staging, position);
+      position[0] += channel.write(staging, position[0]);
     }
     staging.clear();
   }
@@ -223,18 +230,32 @@ final class BlobSink {
     }
   }
 
-  /** One batch on disk: where it starts, its bytes in order (views of {@code buffers}), how many. */
+  /** One batch: where it starts, its bytes in order (views of {@code buffers}), how many, and how far it got. */
   private static final class Batch {
     final long at;
-    final List<ByteBuffer> views;
+    final List<ByteBuffer> views = new ArrayList<>();
     final List<ByteBuf> buffers;
     final long length;
+    boolean written;
+    boolean hashed;
+    /** The hasher could not take it before it was on disk (it does not continue the hashed prefix). */
+    boolean triedEarly;
 
-    Batch(long at, List<ByteBuffer> views, List<ByteBuf> buffers, long length) {
+    Batch(long at, List<ByteBuf> buffers) {
       this.at = at;
-      this.views = views;
       this.buffers = buffers;
-      this.length = length;
+      long n = 0;
+      for (ByteBuf b : buffers) {
+        n += b.readableBytes();
+        if (b.nioBufferCount() == 1) {
+          views.add(b.nioBuffer());
+        } else {
+          for (ByteBuffer v : b.nioBuffers()) {
+            views.add(v);
+          }
+        }
+      }
+      this.length = n;
     }
   }
 }

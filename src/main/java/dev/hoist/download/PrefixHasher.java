@@ -65,14 +65,33 @@ final class PrefixHasher {
     }
   }
 
-  /** Records the buffers {@code views}, written one after the other from {@code position}, under one lock. */
-  synchronized void written(long position, List<ByteBuffer> views) throws IOException {
+  /** Records the buffers {@code views}, written one after the other from {@code position}, under one lock; true. */
+  synchronized boolean written(long position, List<ByteBuffer> views) throws IOException {
     long at = position;
     for (ByteBuffer v : views) {
       int n = v.remaining();
       written(at, v);
       at += n;
     }
+    return true;
+  }
+
+  /**
+   * Hashes {@code views} (bytes from {@code position} on, in order) from memory if they continue the
+   * hashed prefix, whether or not they are on disk yet; otherwise records nothing and answers false,
+   * and the caller reports them with {@link #written} once they are on disk (only bytes on disk may
+   * be recorded as ahead: they may be read back).
+   */
+  synchronized boolean hashIfNext(long position, List<ByteBuffer> views) throws IOException {
+    if (position != hashed) {
+      return false;
+    }
+    for (ByteBuffer v : views) {
+      hashed += v.remaining();
+      digest.update(v.duplicate());
+    }
+    catchUp();
+    return true;
   }
 
   /** Length of the hashed prefix. */

@@ -88,4 +88,25 @@ class PrefixHasherTest {
       assertThatThrownBy(hasher::finish).hasMessageContaining("only 40000 of 100000 bytes");
     }
   }
+
+  @Test
+  void bytesThatContinueThePrefixAreHashedBeforeTheyAreOnDiskOthersOnlyOnceTheyAre() throws Exception {
+    byte[] data = content(300_000);
+    RemoteFile f = new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
+    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      PrefixHasher hasher = new PrefixHasher(f, ch);
+      java.util.List<ByteBuffer> first = java.util.List.of(ByteBuffer.wrap(data, 0, 100_000));
+      java.util.List<ByteBuffer> last = java.util.List.of(ByteBuffer.wrap(data, 200_000, 100_000));
+      // Ahead of the prefix: not taken (it could be read back before it is written), nothing recorded.
+      assertThat(hasher.hashIfNext(200_000, last)).isFalse();
+      assertThat(hasher.hashIfNext(0, first)).as("continues the prefix: hashed from memory, not yet on disk").isTrue();
+      assertThat(hasher.hashed()).isEqualTo(100_000);
+      ch.write(ByteBuffer.wrap(data, 200_000, 100_000), 200_000);
+      hasher.written(200_000, last); // on disk now: recorded ahead
+      ch.write(ByteBuffer.wrap(data, 0, 200_000), 0);
+      write(ch, hasher, data, 100_000, 200_000);
+      assertThat(hasher.finish()).isEqualTo(sha256(data));
+      assertThat(hasher.readBack()).isEqualTo(100_000);
+    }
+  }
 }
