@@ -498,6 +498,13 @@ public final class HoistConfig {
    * answers trip the lean reader; any body it does not take (chunked, no length) goes to the client anyway.
    */
   public static final String DOWNLOAD_DIRECT = "HOIST_DOWNLOAD_DIRECT";
+  /**
+   * Extra range connections are opened for a large file only if its first connection brings less
+   * than this many bytes per second (measured over its first range or first second): a connection
+   * already that fast is not held back by the network, and splitting it would only add the CPU of
+   * reading ranges back for the in-order hash. 0: always split.
+   */
+  public static final String DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND = "HOIST_DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND";
 
   /**
    * PEM certificates the hub client trusts instead of the system's (a private hub or mirror behind an
@@ -508,7 +515,7 @@ public final class HoistConfig {
   /** The keys above, for the environment overlay (see {@link #ENV_KEYS}). */
   public static final String[] DOWNLOAD_ENV_KEYS = {
       DOWNLOAD_PARALLEL_FILES, DOWNLOAD_CONNECTIONS_PER_FILE, DOWNLOAD_MAX_CONNECTIONS, DOWNLOAD_CHUNK_BYTES, DOWNLOAD_DIRECT,
-      HUB_CA_FILE
+      DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, HUB_CA_FILE
   };
 
   /** The CA bundle for the hubs, or null for the system's trust store. */
@@ -542,6 +549,10 @@ public final class HoistConfig {
 
   public boolean downloadDirect() {
     return bool(DOWNLOAD_DIRECT, true);
+  }
+
+  public long downloadSplitBelowBytesPerSecond() {
+    return range(DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, 300_000_000L, 0, 1L << 40);
   }
 
   // ------------------------------------------------------------------ cluster (docs/cluster.md)

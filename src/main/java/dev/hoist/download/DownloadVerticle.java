@@ -66,6 +66,7 @@ public class DownloadVerticle extends VerticleBase {
     settings.downloadMaxConnections();
     settings.downloadChunkBytes();
     settings.downloadDirect();
+    settings.downloadSplitBelowBytesPerSecond();
     cache = new HubCache(settings.hubCache());
     redactor = new Redactor(settings.hfToken());
     Map<String, String> endpoints = new LinkedHashMap<>();

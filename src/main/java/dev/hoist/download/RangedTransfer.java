@@ -63,6 +63,11 @@ final class RangedTransfer {
   private final List<PartialBlob> retired = new ArrayList<>();
   private final Set<Connection> connections = new HashSet<>();
   private boolean rangesConfirmed;
+  /** Whether extra connections may open: null until the first connection's speed is known. */
+  private Boolean split;
+  private long probeStartNanos;
+  private long probeBytes;
+  private long probeTimer = -1;
   private boolean rangesRefused;
   private int failuresInARow;
   private int extras;
@@ -73,6 +78,8 @@ final class RangedTransfer {
   private Promise<Void> slotGate;
   private int restarts;
   private final PartsSaver saver;
+  /** How long the first connection is watched before extra ones may open (see {@link #startProbe}). */
+  private static final long SPLIT_PROBE_MS = 1000;
 
   RangedTransfer(DownloadVerticle owner, String repo, String hub, String url, RemoteFile file, StallWatchdog watchdog,
       LongUnaryOperator throttle, BooleanSupplier limited, Events events) {
@@ -152,9 +159,77 @@ final class RangedTransfer {
     return fetchSegment(next).compose(v -> primary());
   }
 
+  /**
+   * The first 206 came: extra connections wait until the first connection's speed is known — at the
+   * end of its first range or after a second, whichever comes first.
+   */
+  private void startProbe() {
+    long below = owner.settings().downloadSplitBelowBytesPerSecond();
+    if (below <= 0 || connectionsPerFile <= 1) {
+      split = true;
+      return;
+    }
+    probeStartNanos = System.nanoTime();
+    probeTimer = vertx.setTimer(SPLIT_PROBE_MS, t -> {
+      probeTimer = -1;
+      decideSplit();
+    });
+  }
+
+  private void decideSplit() {
+    if (split != null || probeStartNanos == 0) {
+      if (split == null) {
+        split = true; // no probe ran (a resume that started past the probe): as before
+      }
+      spawnExtras();
+      return;
+    }
+    if (probeTimer >= 0) {
+      vertx.cancelTimer(probeTimer);
+      probeTimer = -1;
+    }
+    long below = owner.settings().downloadSplitBelowBytesPerSecond();
+    double seconds = Math.max(1e-3, (System.nanoTime() - probeStartNanos) / 1e9);
+    double rate = probeBytes / seconds;
+    split = rate < below;
+    events.log("info", "One connection brings " + human((long) rate) + "/s of " + file.path + (split
+        ? " (less than " + human(below) + "/s): opening up to " + (connectionsPerFile - 1) + " more for its ranges"
+        : " (at least " + human(below) + "/s): fetching the rest over it alone"));
+    spawnExtras();
+  }
+
+  /**
+   * The ranges one request asks for, from {@code s} on: {@code s} alone, or — while the file is fetched
+   * over one connection alone — every untouched range right after it as well, so that connection does not
+   * stop at each range's end (a request, and the disk queue drained, per range). A retry may find the
+   * first ranges already done: the run starts at the first one that is not.
+   */
+  private List<PartialBlob.Segment> run(PartialBlob.Segment s) {
+    List<PartialBlob.Segment> run = new ArrayList<>();
+    if (!Boolean.FALSE.equals(split) || !blob.ranged || !blob.segments.contains(s)) {
+      run.add(s);
+      return run;
+    }
+    int i = blob.segments.indexOf(s);
+    while (i < blob.segments.size() - 1 && blob.segments.get(i).complete()) {
+      i++;
+    }
+    run.add(blob.segments.get(i));
+    for (int j = i + 1; j < blob.segments.size(); j++) {
+      PartialBlob.Segment next = blob.segments.get(j);
+      PartialBlob.Segment last = run.get(run.size() - 1);
+      if (next.busy || next.done > 0 || next.start != last.end) {
+        break;
+      }
+      run.add(next);
+    }
+    return run;
+  }
+
   /** Extra connections for the remaining ranges, on slots nobody is waiting for. */
   private void spawnExtras() {
-    while (failure == null && blob != null && blob.ranged && rangesConfirmed && !rangesRefused && extras + 1 < connectionsPerFile
+    while (failure == null && blob != null && blob.ranged && rangesConfirmed && !rangesRefused && Boolean.TRUE.equals(split)
+        && extras + 1 < connectionsPerFile
         && freeSegments() > 0 && owner.slots().tryAcquire()) {
       extras++;
       PartialBlob.Segment s = nextFree();
@@ -201,6 +276,7 @@ final class RangedTransfer {
       }
       boolean replaced = blob != mine; // a restart replaced this state: the caller picks from the new one
       if (ar.succeeded() && (replaced || s.complete())) {
+        decideSplit();
         saver.now();
         spawnExtras();
         return Future.succeededFuture();
@@ -240,15 +316,18 @@ final class RangedTransfer {
   // ------------------------------------------------------------------ one request
 
   /** One HTTP request for the rest of a range; completes when its bytes are on disk. */
-  private Future<Void> attempt(PartialBlob.Segment s) {
+  private Future<Void> attempt(PartialBlob.Segment first) {
+    List<PartialBlob.Segment> run = run(first);
+    PartialBlob.Segment s = run.get(0);
+    long end = run.get(run.size() - 1).end;
     long from = s.next();
-    boolean closed = blob.ranged; // ranged: ask for exactly this range; stream: the rest of the file
-    String range = from == 0 && !closed ? null : "bytes=" + from + "-" + (closed ? String.valueOf(s.end - 1) : "");
+    boolean closed = blob.ranged; // ranged: ask for exactly these ranges; stream: the rest of the file
+    String range = from == 0 && !closed ? null : "bytes=" + from + "-" + (closed ? String.valueOf(end - 1) : "");
     Connection c = new Connection();
     connections.add(c);
     begin();
     return owner.files().get(hub, url, range, c::sent, limited.getAsBoolean())
-        .compose(resp -> answer(c, s, from, range != null, resp))
+        .compose(resp -> answer(c, run, from, range != null, resp))
         .transform(ar -> {
           c.watch.close();
           connections.remove(c);
@@ -262,10 +341,10 @@ final class RangedTransfer {
   }
 
   /** Checks the status and headers of an answer, then streams its body into place. */
-  private Future<Void> answer(Connection c, PartialBlob.Segment s, long from, boolean rangeSent, FileAnswer resp) {
+  private Future<Void> answer(Connection c, List<PartialBlob.Segment> run, long from, boolean rangeSent, FileAnswer resp) {
     RangeAnswer answer;
     try {
-      answer = RangeAnswer.judge(resp, file, from, s.end, rangeSent, !blob.ranged, repo, owner.hubs().authorization(hub) != null);
+      answer = RangeAnswer.judge(resp, file, from, run.get(run.size() - 1).end, rangeSent, !blob.ranged, repo, owner.hubs().authorization(hub) != null);
     } catch (HoistException e) {
       resp.discard();
       return Future.failedFuture(e);
@@ -279,13 +358,16 @@ final class RangedTransfer {
             new Retries.TransientFailure("the hub refused the resume range for " + file.path + "; starting it over")));
       default:
         if (resp.status() == 206) {
+          if (!rangesConfirmed && blob.ranged) {
+            startProbe();
+          }
           rangesConfirmed = true;
           if (!blob.ranged && from > 0) {
             events.log("info", "Resuming " + file.path + " from " + human(from) + " of " + human(file.size));
           }
           spawnExtras();
         }
-        return receive(c, s, resp, answer.length);
+        return receive(c, run, resp, answer.length);
     }
   }
 
@@ -308,7 +390,7 @@ final class RangedTransfer {
       signalFreed();
       PartialBlob.Segment whole = blob.segments.get(0);
       whole.busy = true;
-      return receive(c, whole, resp, file.size).eventually(() -> {
+      return receive(c, List.of(whole), resp, file.size).eventually(() -> {
         whole.busy = false;
         return Future.succeededFuture();
       });
@@ -328,12 +410,26 @@ final class RangedTransfer {
   }
 
   /** Streams a body into the partial file, with back-pressure from the disk and the bandwidth limits. */
-  private Future<Void> receive(Connection c, PartialBlob.Segment s, FileAnswer resp, long expected) {
+  private Future<Void> receive(Connection c, List<PartialBlob.Segment> run, FileAnswer resp, long expected) {
     Promise<Void> received = Promise.promise();
     PartialBlob target = blob;
     long[] got = {0};
-    BlobSink sink = new BlobSink(vertx, target.channel, s.next(), target.hasher, n -> {
-      s.done += n;
+    long from = run.get(0).next();
+    int[] current = {0};
+    BlobSink sink = new BlobSink(vertx, target.channel, from, target.hasher, n -> {
+      // The bytes fill the run's ranges in order (one range, unless one connection fetches several at once).
+      long left = n;
+      while (left > 0) {
+        PartialBlob.Segment seg = run.get(current[0]);
+        long take = Math.min(left, seg.end - seg.next());
+        seg.done += take;
+        left -= take;
+        if (seg.complete() && current[0] < run.size() - 1) {
+          current[0]++;
+        } else if (take == 0) {
+          break; // never more than the run holds: the answer's length was checked against it
+        }
+      }
       if (blob == target) {
         failuresInARow = 0; // progress: the retry budget starts over
         events.bytes(target.done());
@@ -357,6 +453,9 @@ final class RangedTransfer {
       }
       got[0] += n;
       c.watch.bytes();
+      if (split == null) {
+        probeBytes += n;
+      }
       sink.write(buf);
       if (sink.isFull() && !flow.disk) {
         flow.disk = true;
@@ -384,7 +483,7 @@ final class RangedTransfer {
         return Future.failedFuture(ar.cause());
       }
       if (got[0] < expected) {
-        return Future.failedFuture(new Retries.TransientFailure("the connection ended after " + human(s.next())
+        return Future.failedFuture(new Retries.TransientFailure("the connection ended after " + human(from + got[0])
             + " of " + file.path + " (" + human(file.size) + ")"));
       }
       return Future.succeededFuture();

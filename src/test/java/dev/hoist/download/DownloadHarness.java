@@ -157,6 +157,8 @@ final class DownloadHarness {
         .put(HoistConfig.MIRROR_DEMO_MODELS, false)
         .put(HoistConfig.PROGRESS_INTERVAL_MS, 50)
         .put(HoistConfig.DOWNLOAD_RETRY_BASE_MS, 20)
+        // Ranged tests want their ranges side by side even on fast loopback (RangedDownloadTest tests the default).
+        .put(HoistConfig.DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, 0)
         .put(HoistConfig.MODELS_FILE, "conf/models.json")
         .put(HoistConfig.WEBROOT, "webroot");
   }

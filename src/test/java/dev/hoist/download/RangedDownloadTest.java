@@ -108,6 +108,47 @@ class RangedDownloadTest {
   }
 
   @Test
+  void aFirstConnectionFastEnoughByItselfIsNotJoinedByMore() throws Exception {
+    h.startHoist(ranged().put(HoistConfig.DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, 2_000_000));
+
+    JsonObject op = h.loadAndWait("test/big");
+    assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
+    assertThat(sha256(Files.readAllBytes(h.blob("test/big", sha)))).isEqualTo(sha);
+    assertThat(logs(op)).contains("of model.safetensors (at least 1.9 MiB/s): fetching the rest over it alone");
+    assertThat(hub.maxParallel()).as("one connection at a time").isEqualTo(1);
+    // The first range (the probe), then one request for all the rest: no stop at every range's end.
+    assertThat(hub.seen(WEIGHTS)).extracting(r -> r.range)
+        .containsExactly("bytes=0-" + (CHUNK - 1), "bytes=" + CHUNK + "-" + (size - 1));
+    assertThat(hub.bytesSent(WEIGHTS)).isEqualTo(size);
+  }
+
+  @Test
+  void aRequestForSeveralRangesThatIsCutResumesWhereItsBytesEnded() throws Exception {
+    int cut = 2 * CHUNK + CHUNK / 2; // two and a half ranges into the request for the rest
+    hub.on(WEIGHTS, (req, n) -> n == 1 ? Answer.normal().cutAfter(cut) : Answer.normal());
+    h.startHoist(ranged().put(HoistConfig.DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, 2_000_000));
+
+    JsonObject op = h.loadAndWait("test/big");
+    assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
+    assertThat(sha256(Files.readAllBytes(h.blob("test/big", sha)))).isEqualTo(sha);
+    assertThat(hub.seen(WEIGHTS)).extracting(r -> r.range).containsExactly("bytes=0-" + (CHUNK - 1),
+        "bytes=" + CHUNK + "-" + (size - 1), "bytes=" + (CHUNK + cut) + "-" + (size - 1));
+    assertThat(hub.bytesSent(WEIGHTS)).as("nothing fetched twice").isEqualTo(size);
+  }
+
+  @Test
+  void aSlowFirstConnectionIsJoinedByMoreForTheOtherRanges() throws Exception {
+    hub.on(WEIGHTS, (req, n) -> Answer.normal().rate(1L << 20));
+    h.startHoist(ranged().put(HoistConfig.DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND, 2_000_000));
+
+    JsonObject op = h.loadAndWait("test/big");
+    assertThat(op.getString("status")).as("logs %s", logs(op)).isEqualTo("completed");
+    assertThat(logs(op)).contains("of model.safetensors (less than 1.9 MiB/s): opening up to 3 more for its ranges");
+    assertThat(hub.maxParallel()).isGreaterThanOrEqualTo(3);
+    assertThat(sha256(Files.readAllBytes(h.blob("test/big", sha)))).isEqualTo(sha);
+  }
+
+  @Test
   void aHubThatIgnoresRangeGetsALargeFileAsOneStream() throws Exception {
     hub.on(WEIGHTS, (req, n) -> Answer.normal().ignoreRange());
     h.startHoist(ranged());
