@@ -6,7 +6,8 @@
 # a single run of the suite cannot measure a "before".
 CHANGES = """## What changed (issue #7, third round) and what it gained
 
-The download was the goal still missed. A JFR profile of the download verticle's event loop put half of its Java
+The download was the goal still missed. Steps 4 to 7 together took it from 0.65× to about 0.9× curl, and from
+0.8× to 1.26× `aria2c -x8`. A JFR profile of the download verticle's event loop put half of its Java
 samples in `VertxHandler.safeBuffer`: Vert.x's HTTP client copies every body chunk from Netty's pooled direct
 memory into a fresh heap buffer before user code sees it, and `BlobSink` then copied the heap bytes once more
 into a direct buffer to write them. Measured **old build against new build in the same rounds** (curl, the old
@@ -14,19 +15,24 @@ Hoist and the new one seconds apart, 5 rounds, 2 GiB from nginx on loopback into
 
 | step (commit) | what | before → after |
 |---|---|---|
-| 4. `DirectGet`: Hoist's own reader for file bodies | File GETs go over Vert.x's `NetClient` (same connect deadline, TLS trust and host-name check as the HTTP client) in raw message mode (`NetSocketInternal.messageHandler`): Hoist writes the request and parses the status line and headers itself (≤ 64 KiB, 1xx answers skipped, `Content-Length` bodies only — a chunked answer is asked again through the HTTP client, and that hub's files go there from then on). The body arrives as Netty's own pooled direct buffers, which `BlobSink` writes where they are (one positional `write` each, no staging copy), hashes from the same memory and releases once hashed. Reads of up to 1 MiB (Netty's adaptive allocator, 64 KiB–1 MiB, 4 reads per event-loop turn) instead of 64 KiB: the event loop's CPU per GB halved. Redirects, range checks, retries, stall watchdog, throttling and resume are the same code as before (`FileAnswer` is the one interface both readers implement). `HOIST_DOWNLOAD_DIRECT=false` goes back to the HTTP client. | 2 GiB, 5 rounds: median 4.54 s → 3.87 s (per-round throughput new/old: median **1.19×**, every round faster, 1.05–1.22×); CPU 3.16 → 2.58 CPU s/GB (per-round ratio **0.79**). Against curl in the same rounds: 0.65× → 0.70×. |
+| 4. `DirectGet`: Hoist's own reader for file bodies (`386598e`) | File GETs go over Vert.x's `NetClient` (same connect deadline, TLS trust and host-name check as the HTTP client) in raw message mode (`NetSocketInternal.messageHandler`): Hoist writes the request and parses the status line and headers itself (≤ 64 KiB, 1xx answers skipped, `Content-Length` bodies only — a chunked answer is asked again through the HTTP client, and that hub's files go there from then on). The body arrives as Netty's own pooled direct buffers, which `BlobSink` writes where they are (one positional `write` each, no staging copy), hashes from the same memory and releases once hashed. Reads of up to 1 MiB (Netty's adaptive allocator, 64 KiB–1 MiB, 4 reads per event-loop turn) instead of 64 KiB: the event loop's CPU per GB halved. Redirects, range checks, retries, stall watchdog, throttling and resume are the same code as before (`FileAnswer` is the one interface both readers implement). `HOIST_DOWNLOAD_DIRECT=false` goes back to the HTTP client. | 2 GiB, 5 rounds: median 4.54 s → 3.87 s (per-round throughput new/old: median **1.19×**, every round faster, 1.05–1.22×); CPU 3.16 → 2.58 CPU s/GB (per-round ratio **0.79**). Against curl in the same rounds: 0.65× → 0.70×. |
 | — (a bug found on the way) | Pausing the socket through `NetSocket.pause()` let Vert.x queue what was already read and report the connection's end before delivering that queue, so a 2 GiB body that had arrived whole looked cut 3.6 MB short (and was resumed with a retry). `DirectGet` pauses the channel's reads itself; `DirectGetTest.aBodyThatArrivedWholeWhileTheReaderWasPausedIsNotTakenForACut` fails with `NetSocket.pause()`. | correctness, not speed |
-| 5. `RateWindow` | No rate until the samples span a tenth of the 5 s window: the first read of a throttled download (one buffer in a few milliseconds) showed several times its limit. | correctness |
-| — (measured, not adopted) | One connection per file (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`) with the new reader: no read-back of ranges that arrive ahead of the hashed prefix. | 3.61 s, 2.13 CPU s/GB (CPU 0.70× the old build's; 0.73× curl). Kept at 4: the ranges pay where one connection is limited by the network, which loopback never is. |
+| 5. `RateWindow` (`5fc1702`) | No rate until the samples span a tenth of the 5 s window: the first read of a throttled download (one buffer in a few milliseconds) showed several times its limit. | correctness |
+| 6. `BlobSink` + `PrefixHasher.hashIfNext` (`d51c94e`) | A batch that continues the hashed prefix is hashed *while* it is being written, from the same memory, instead of after; any other batch still waits until it is on disk (the hasher may read it back). Safe because a failed write fails the transfer, and a later attempt starts from a fresh hasher and the bytes on disk; a batch still counts as done (resume point, queue bound) only once written and hashed, in order. | One stream (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`), 5 rounds against step 4: per-round throughput **1.16×** (1.08–1.24×). With 4 connections only the one at the prefix gains: 1.02× (1.01–1.19×). |
+| 7. Split only when the first connection is slow (`ac03c92`) | `HOIST_DOWNLOAD_SPLIT_BELOW_BYTES_PER_SECOND` (300 MB/s): a large file's first connection is watched over its first range (at most 1 s). Slower than that, extra connections join for the other ranges as before. At least that fast, it is not held back by the network, so more connections would only add the read-back of ranges that arrive ahead of the in-order hash: it fetches *all the rest in one request* (the ranges stay the unit of resume: the bytes fill them in order, and a cut request resumes at the first range not done). A first version that went on range by range over the one connection gained less (1.10–1.18×): every 64 MiB it stopped, drained the disk queue and asked again. | Default settings, 4 rounds against step 4: per-round throughput **1.20×** (1.17–1.25×), CPU 0.82×; against curl in the same rounds 0.79–0.88×. On loopback the first range comes at 500–600 MiB/s once warm (a cold JVM's first download measured 147 MiB/s and split). |
+| — (measured, then done differently) | One connection per file (`HOIST_DOWNLOAD_CONNECTIONS_PER_FILE=1`) with the new reader: no read-back of ranges that arrive ahead of the hashed prefix. | 3.61 s, 2.13 CPU s/GB (CPU 0.70× the old build's; 0.73× curl). Not made the default — the ranges pay where one connection is limited by the network — but it led to step 7, which decides per file. |
 | — (measured, not adopted) | Writing and hashing each 128–512 KiB piece on one worker while it is in cache, instead of two stages; deeper queues (32/24 and 64/48 MiB instead of 16/4) and smaller write batches (2–4 MiB). | Fused: about 10 % less CPU but slower (one thread then does both, 3.7 s of work in series). Queues and batches: within the noise. |
 | — (measured, to find the ceiling) | A bare Java pipeline with nothing else in it (blocking `SocketChannel` into 16 × 1 MiB direct buffers, a writer thread, a hasher thread; no Vert.x, no progress, no resume). | 2.77–2.98 s for the same 2 GiB against curl's 2.98–3.18 s in the same minutes: **about 1.0× curl is the ceiling** for *download + sha256* on these 2 cores, because sha256 alone takes ~0.8 CPU s/GB in the JVM (measured apart: 1.3–1.4 GB/s), the tmpfs write ~0.65, the socket read ~0.5, and nginx shares the two cores. A receive straight into a memory-mapped file was slower (3.4 s: page faults). |
 
-Still **not** met, and why: the download against curl (`curl` does not verify what it fetched; Hoist hashes
-every byte, and the difference to the bare pipeline above is Hoist's own work — progress, ranged state, the
-event loop hand-offs — and the JIT still compiling in measured runs). What would go further: splicing socket to
-file in the kernel (Netty's epoll `spliceTo`) and hashing from a mapping, which needs the native transport.
-REST polling fell just under its goal in this run (0.64×, 0.77× in the last one) with no change on its path;
-section 4 says why it sits at the edge.
+Still **not** met in the run below, and why:
+- the download against curl, now at about 0.9× (`curl` does not verify what it fetched; Hoist hashes every byte,
+  and the difference to the bare pipeline above is Hoist's own work — progress, resumable ranged state, the event
+  loop hand-offs — and the JIT still compiling in measured runs). What would go further: splicing socket to file in
+  the kernel (Netty's epoll `spliceTo`) and hashing from a mapping, which needs the native transport.
+- two goals whose code did not change in this round and that swing with the machine: REST polling (0.77× in the
+  second round's run, 0.64× and now 0.68× in this round's; section 4 says why it sits at the edge) and the fan-out
+  p99 (61 ms and 89 ms in the two runs before, 117 ms in this one, where the 20 live subscribers *alone* already had
+  a p99 of 88 ms — the machine was busier: 6 % before the run, load average 3.8).
 
 ### Second round (earlier commits)
 
@@ -193,16 +199,14 @@ def render(results, rows, table, charts, rel):
               + ". Where the bytes go now: the kernel copies them into Netty's pooled direct buffers (reads of up to "
               "1 MiB) on the download verticle's one event loop, where Hoist's own HTTP/1.1 reader (`DirectGet`) takes "
               "them as they are — no heap copy; a worker writes each buffer where it is with one positional `write` "
-              "(`BlobSink`), and a second stage hashes it from the same memory while the next batch is written. With "
-              "the default 4 connections per file the 64 MiB ranges arrive side by side, so three quarters of the file "
-              "is written ahead of the hashed prefix and read back from the page cache to be hashed in order "
-              "(`PrefixHasher`); one connection per file avoids that and was cheaper here (see \"What changed\"), but "
-              "the ranges pay where one connection is network-bound. Against curl's two passes over the bytes (read, "
-              "write) Hoist makes three (read, write, hash) on the same two cores that nginx also uses: a bare Java "
-              "pipeline doing only that reached about curl's speed and no more (\"What changed\"), so the goal of "
-              "≥ 1.0× curl is at the edge of what *download and verify* can do here, and Hoist's own bookkeeping "
-              "(progress, resumable ranged state, hand-offs between the event loop and the workers) is the rest of "
-              "the gap.\n")
+              "(`BlobSink`) while another hashes the same memory. The first 64 MiB range comes fast enough here "
+              "(≥ 300 MB/s) that the file is fetched over that one connection alone, the rest in one request, so "
+              "nothing is read back for the in-order hash (a slow first connection would be joined by more, as on a "
+              "real network). Against curl's two passes over the bytes (read, write) Hoist makes three (read, write, "
+              "hash) on the same two cores that nginx also uses: a bare Java pipeline doing only that reached about "
+              "curl's speed and no more (\"What changed\"), so the goal of ≥ 1.0× curl is at the edge of what "
+              "*download and verify* can do here, and Hoist's own bookkeeping (progress, resumable ranged state, "
+              "hand-offs between the event loop and the workers) and the JIT still compiling are the rest of the gap.\n")
     # ------------------------------------------------------------------ 2
     d = b.get("load")
     w("## 2. Load\n")
@@ -348,7 +352,7 @@ def render(results, rows, table, charts, rel):
         w("wrk takes one of the two cores; Hoist's gateway is one verticle, so one event loop serves the route, plus the "
           "registry's event loop for the lookup.\n")
         w("How steady this verdict is: the code on this path did not change in the third round, yet the full runs gave "
-          "0.77× (second round) and 0.64× (third round). Run alone (`bench/rest.sh`, 3 rounds, old and new build "
+          "0.77× (second round), then 0.64× and 0.68× (the third round's two runs). Run alone (`bench/rest.sh`, 3 rounds, old and new build "
           "alternately, minutes apart), the rounds after the first gave 0.58–0.69× for both builds, Hoist at 16,500–"
           "19,300 req/s against the constant route's 27,000–31,700; the first round of each run is set by the baseline "
           "still warming up (6,300–12,700 req/s). So on this machine the route sits at about two thirds of the "
