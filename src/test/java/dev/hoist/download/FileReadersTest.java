@@ -3,21 +3,15 @@ package dev.hoist.download;
 import static dev.hoist.download.DownloadHarness.WEIGHTS;
 import static dev.hoist.download.DownloadHarness.logs;
 import static dev.hoist.download.DownloadHarness.sha256;
-import static dev.hoist.support.TestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.HoistConfig;
-import dev.hoist.support.FaultHub;
 import dev.hoist.support.FaultHub.Answer;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which reader brings a file's bytes: Hoist's own (DirectGet) by default, Vert.x's HTTP client when
@@ -26,38 +20,19 @@ import org.junit.jupiter.api.io.TempDir;
  * tells them apart by their User-Agent (Hoist's reader sends one, the client none). Ranged, so
  * several requests per file.
  */
-class FileReadersTest {
+class FileReadersTest extends DownloadFixture {
 
   private static final int CHUNK = 1 << 20;
 
-  @TempDir
-  Path dataDir;
-  @TempDir
-  Path hubDir;
-  private Vertx vertx;
-  private DownloadHarness h;
-  private FaultHub hub;
   private String sha;
   private int ranges;
 
   @BeforeEach
-  void setUp() throws Exception {
-    vertx = Vertx.vertx();
-    h = new DownloadHarness(vertx, dataDir, hubDir);
-    hub = h.startHub();
+  void repo() throws Exception {
     byte[] weights = DownloadHarness.weights(4 << 20, 21);
     sha = sha256(weights);
     ranges = (weights.length + CHUNK - 1) / CHUNK;
     h.repo("test/readers", weights);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    try {
-      h.assertCacheIntact();
-    } finally {
-      await(vertx.close());
-    }
   }
 
   private JsonObject ranged() {
