@@ -133,7 +133,7 @@ final class BlobSink {
       });
     }
     if (hashing == null && failure == null) {
-      Batch next = batches.stream().filter(b -> !b.hashed).findFirst().orElse(null);
+      Batch next = firstNotHashed();
       // In file order: a batch that continues the hashed prefix is hashed while it is being written
       // (from the same memory); any other waits until it is on disk, as the hasher may read it back.
       if (next != null && (next.written || !next.triedEarly)) {
@@ -174,6 +174,16 @@ final class BlobSink {
         flushed.tryComplete();
       }
     }
+  }
+
+  /** The first batch, in file order, not yet hashed (kicked for every buffer received: a loop, not a stream). */
+  private Batch firstNotHashed() {
+    for (Batch b : batches) {
+      if (!b.hashed) {
+        return b;
+      }
+    }
+    return null;
   }
 
   private void fail(Throwable cause) {
