@@ -7,7 +7,6 @@ import dev.hoist.contract.HoistException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -172,7 +171,9 @@ final class RangedTransfer {
     probeStartNanos = System.nanoTime();
     probeTimer = vertx.setTimer(SPLIT_PROBE_MS, t -> {
       probeTimer = -1;
-      decideSplit();
+      if (failure == null) { // a transfer that already failed or was stopped decides nothing more
+        decideSplit();
+      }
     });
   }
 
