@@ -56,6 +56,17 @@ public final class EventBusContract {
   /** Request {@code {}} → {@code {models: [...]}}: the catalog with download and load state. */
   public static final String MODELS_LIST = PREFIX + "models.list";
 
+  /**
+   * Request header: with the value {@link #REPLY_AS_TEXT} on a {@link #OPS_GET} or {@link #OPS_LIST}
+   * request, the reply is the same JSON object encoded as text (a {@code String}). For a caller that
+   * only passes the JSON on, such as the gateway answering REST, it spares the copy the event bus
+   * makes of an object reply and the encoding on the caller's side. Without it the reply is a
+   * {@code JsonObject}, as always.
+   */
+  public static final String REPLY_FORMAT = "hoist-reply-format";
+  /** The value of {@link #REPLY_FORMAT} that asks for JSON text. */
+  public static final String REPLY_AS_TEXT = "text";
+
   // ---------------------------------------------------------------- fleet (clustered mode, docs/cluster.md)
 
   /**

@@ -27,12 +27,16 @@ public final class GatewayRoutes {
 
   private final Vertx vertx;
   private final DeliveryOptions requestOptions;
+  /** For reads whose JSON goes to the client as it is: the registry answers with text. */
+  private final DeliveryOptions textReplyOptions;
   private final Access access;
   private final RateLimiter loadLimiter;
 
   GatewayRoutes(Vertx vertx, HoistConfig settings, Access access) {
     this.vertx = vertx;
     this.requestOptions = new DeliveryOptions().setSendTimeout(settings.requestTimeoutMs());
+    this.textReplyOptions = new DeliveryOptions().setSendTimeout(settings.requestTimeoutMs())
+        .addHeader(REPLY_FORMAT, REPLY_AS_TEXT);
     this.access = access;
     this.loadLimiter = new RateLimiter(settings.loadRatePerMinute());
   }
@@ -110,11 +114,11 @@ public final class GatewayRoutes {
   }
 
   private void listOperations(RoutingContext ctx) {
-    request(OPS_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
+    requestText(OPS_LIST, new JsonObject()).onSuccess(list -> json(ctx, list)).onFailure(ctx::fail);
   }
 
   private void getOperation(RoutingContext ctx) {
-    request(OPS_GET, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
+    requestText(OPS_GET, idOf(ctx)).onSuccess(op -> json(ctx, op)).onFailure(ctx::fail);
   }
 
   private void deleteOperation(RoutingContext ctx) {
@@ -194,6 +198,11 @@ public final class GatewayRoutes {
     return vertx.eventBus().<JsonObject>request(address, body, requestOptions).map(Message::body);
   }
 
+  /** A read answered as JSON text, passed to the client without decoding it. */
+  private Future<String> requestText(String address, JsonObject body) {
+    return vertx.eventBus().<String>request(address, body, textReplyOptions).map(Message::body);
+  }
+
   private static JsonObject idOf(RoutingContext ctx) {
     return new JsonObject().put(OPERATION_ID, ctx.pathParam("operation_id"));
   }
@@ -215,6 +224,10 @@ public final class GatewayRoutes {
   }
 
   private static void json(RoutingContext ctx, JsonObject body) {
-    ctx.response().putHeader("Content-Type", "application/json").end(body.encode());
+    json(ctx, body.encode());
+  }
+
+  private static void json(RoutingContext ctx, String body) {
+    ctx.response().putHeader("Content-Type", "application/json").end(body);
   }
 }

@@ -84,6 +84,14 @@ final class Operation {
   /** Set on a multi-node load's parent: {@code [{node, operation_id, status, progress, message}]}; it runs no stage itself. */
   JsonArray children;
 
+  /**
+   * {@link #toJson()} encoded, as of {@link #textSeq}. Every change is published, and publishing
+   * moves {@code seq}, so the reads between two changes (REST polling) share one encoding. The one
+   * change that is not published, the resource sample, drops it ({@link #sampled}).
+   */
+  private String text;
+  private long textSeq;
+
   boolean isParent() {
     return children != null;
   }
@@ -168,6 +176,21 @@ final class Operation {
       return bytesTotal > 0 && bytesDone >= bytesTotal ? 0L : null;
     }
     return (long) Math.ceil((bytesTotal - bytesDone) / bytesPerSecond);
+  }
+
+  /** {@link #toJson()} as JSON text, encoded once per change. */
+  String toText() {
+    if (text == null || textSeq != seq) {
+      text = toJson().encode();
+      textSeq = seq;
+    }
+    return text;
+  }
+
+  /** The machine's resources, sampled while it runs: shown on the next read, published with the next change. */
+  void sampled(JsonObject machine) {
+    resources = machine;
+    text = null;
   }
 
   JsonObject toJson() {

@@ -33,6 +33,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.StringJoiner;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -395,7 +396,13 @@ public class RegistryVerticle extends VerticleBase {
       local.handle(msg);
       return;
     }
-    remote((String) id, address, msg.body()).onSuccess(msg::reply).onFailure(err -> Failures.reply(msg, err));
+    remote((String) id, address, msg.body()).onSuccess(op -> {
+      if (address.equals(OPS_GET)) {
+        answer(msg, op);
+      } else {
+        msg.reply(op);
+      }
+    }).onFailure(err -> Failures.reply(msg, err));
   }
 
   /**
@@ -478,7 +485,7 @@ public class RegistryVerticle extends VerticleBase {
       asks.forEach(f -> f.result().forEach(o -> all.add((JsonObject) o)));
       fleet.lostNodes().forEach(node -> all.addAll(fleet.knownOf(node)));
       newestFirst(all);
-      msg.reply(new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all))));
+      answer(msg, new JsonObject().put(OPERATIONS, new JsonArray(new ArrayList<>(all))));
     });
   }
 
@@ -732,7 +739,12 @@ public class RegistryVerticle extends VerticleBase {
 
   private void get(Message<JsonObject> msg) {
     try {
-      msg.reply(find(msg.body()).toJson());
+      Operation op = find(msg.body());
+      if (asText(msg)) {
+        msg.reply(op.toText());
+      } else {
+        msg.reply(op.toJson());
+      }
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
     }
@@ -741,9 +753,29 @@ public class RegistryVerticle extends VerticleBase {
   private void list(Message<JsonObject> msg) {
     List<Operation> newestFirst = new ArrayList<>(operations.values());
     Collections.reverse(newestFirst);
+    if (asText(msg)) {
+      StringJoiner text = new StringJoiner(",", "{\"" + OPERATIONS + "\":[", "]}");
+      newestFirst.forEach(op -> text.add(op.toText()));
+      msg.reply(text.toString());
+      return;
+    }
     JsonArray array = new JsonArray();
     newestFirst.forEach(op -> array.add(op.toJson()));
     msg.reply(new JsonObject().put(OPERATIONS, array));
+  }
+
+  /** Whether the caller asked for the reply as JSON text ({@link dev.hoist.contract.EventBusContract#REPLY_FORMAT}). */
+  private static boolean asText(Message<?> msg) {
+    return REPLY_AS_TEXT.equals(msg.headers().get(REPLY_FORMAT));
+  }
+
+  /** A read's reply: the object, or its text when the caller asked for that. */
+  private static void answer(Message<JsonObject> msg, JsonObject json) {
+    if (asText(msg)) {
+      msg.reply(json.encode());
+    } else {
+      msg.reply(json);
+    }
   }
 
   private void delete(Message<JsonObject> msg) {
@@ -1309,7 +1341,7 @@ public class RegistryVerticle extends VerticleBase {
       sampling = false;
       if (ar.succeeded()) {
         resources = ar.result();
-        operations.values().stream().filter(Operation::isRunning).forEach(op -> op.resources = resources);
+        operations.values().stream().filter(Operation::isRunning).forEach(op -> op.sampled(resources));
       }
     });
   }

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hoist.HoistConfig;
 import io.vertx.core.DeploymentOptions;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
@@ -235,6 +236,48 @@ class RegistryVerticleTest {
     assertThat(get(id).getJsonObject(STAGE).getLong(ETA_SECONDS)).isNotNull();
     // No report for a while: the periodic tick lets the rate decay instead of freezing it.
     waitUntil(Duration.ofSeconds(10), () -> get(id).getJsonObject(STAGE).getDouble(BYTES_PER_SECOND) < moving / 2);
+  }
+
+  /** A read as the gateway asks it: the reply is the JSON as text. */
+  private String text(String address, JsonObject body) {
+    return await(vertx.eventBus().<String>request(address, body,
+        new DeliveryOptions().addHeader(REPLY_FORMAT, REPLY_AS_TEXT))).body();
+  }
+
+  @Test
+  void readsAskedAsTextAreTheSameJsonEncodedOncePerChange() throws Exception {
+    deploy(new JsonObject());
+    create("demo-gguf");
+    String id = create("demo-tiny");
+    JsonObject byId = new JsonObject().put(OPERATION_ID, id);
+    // The same JSON as the object reply (compared in a moment without a change in between).
+    waitUntil(Duration.ofSeconds(10), () -> new JsonObject(text(OPS_GET, byId)).equals(get(id)));
+    waitUntil(Duration.ofSeconds(10), () -> new JsonObject(text(OPS_LIST, new JsonObject())).equals(request(OPS_LIST, new JsonObject())));
+    // Between two changes, reads share one encoding instead of building and encoding it again.
+    waitUntil(Duration.ofSeconds(10), () -> text(OPS_GET, byId) == text(OPS_GET, byId));
+    // A change is in the very next read.
+    report(id, "downloading", KIND_PROGRESS, new JsonObject().put(BYTES_DONE, 500).put(BYTES_TOTAL, 1000).put(MESSAGE, "half way"));
+    JsonObject after = new JsonObject(text(OPS_GET, byId));
+    assertThat(after.getString(MESSAGE)).isEqualTo("half way");
+    assertThat(after.getJsonObject(STAGE).getLong(BYTES_DONE)).isEqualTo(500);
+  }
+
+  @Test
+  void aNewResourceSampleIsInTheNextTextReadThoughNothingIsPublished() throws Exception {
+    deploy(new JsonObject());
+    String id = create("demo-tiny");
+    JsonObject byId = new JsonObject().put(OPERATION_ID, id);
+    waitUntil(Duration.ofSeconds(10), () -> sampledAt(text(OPS_GET, byId)) != null);
+    String first = sampledAt(text(OPS_GET, byId));
+    int publishedBefore = published.size();
+    // The sampler runs every other second; its sample changes no seq, so only dropping the encoding shows it.
+    waitUntil(Duration.ofSeconds(10), () -> !first.equals(sampledAt(text(OPS_GET, byId))));
+    assertThat(published.stream().skip(publishedBefore).filter(p -> id.equals(p.getString(OPERATION_ID)))).isEmpty();
+  }
+
+  private static String sampledAt(String operation) {
+    JsonObject resources = new JsonObject(operation).getJsonObject(STAGE).getJsonObject("resources");
+    return resources == null ? null : resources.getString("sampled_at");
   }
 
   private int failureOf(String address, JsonObject body) {
