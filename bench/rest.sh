@@ -2,18 +2,22 @@
 # Benchmark 4 (REST polling): wrk on GET /api/llm/progress/{id} against a plain Vert.x route that
 # returns a constant JSON object (that same operation's JSON, captured once) from a second HTTP
 # server in the same JVM (bench/java/BenchDriver.java). Hoist's route goes through its router
-# (security headers, access check, body handler), an event-bus request to the registry, which builds
-# the operation's JSON, and the reply; the baseline only encodes a constant. Rounds alternate.
+# (security headers, access check, body handler), an event-bus request to the registry, which answers
+# with the operation's JSON text (encoded once per change), and the reply; the baseline encodes a
+# constant. Rounds alternate, after a warm-up long enough for the JIT to settle on 2 cores (in
+# shorter ones both kept getting faster from round to round, Hoist's longer path more slowly).
 # Writes $PARTS/rest.json.
 #
-# Env: REST_SECONDS (per wrk run, default 6), REST_CONNECTIONS (default 32), REST_ROUNDS (default 3).
+# Env: REST_SECONDS (per wrk run, default 6), REST_CONNECTIONS (default 32), REST_ROUNDS (default 5),
+# REST_WARMUP_SECONDS (per target, twice each, default 6).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 install_cleanup
 
 SECONDS_PER_RUN=${REST_SECONDS:-6}
 CONNECTIONS=${REST_CONNECTIONS:-32}
-ROUNDS=${REST_ROUNDS:-3}
+ROUNDS=${REST_ROUNDS:-5}
+WARMUP=${REST_WARMUP_SECONDS:-6}
 
 scratch_dir data
 start_driver rest "$data"
@@ -24,9 +28,11 @@ hoist_url="$HOIST_URL/api/llm/progress/$id"
 base_url="$CONTROL_URL/baseline"
 log "rest: operation $id ($size bytes of JSON); wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, $ROUNDS rounds"
 
-# A short warm-up of both (JIT), not recorded.
-wrk -t1 -c"$CONNECTIONS" -d2s "$base_url" >/dev/null
-wrk -t1 -c"$CONNECTIONS" -d2s "$hoist_url" >/dev/null
+# A warm-up of both (JIT), alternating, not recorded.
+for _ in 1 2; do
+  wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$base_url" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$hoist_url" >/dev/null
+done
 
 runs="$PARTS/rest.jsonl"
 : >"$runs"

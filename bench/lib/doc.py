@@ -98,7 +98,8 @@ def render(results, rows, table, charts, rel):
         ("FANOUT_CONNECTIONS", "10000", "1000", "WebSocket connections, all subscribed to `*` while idle"),
         ("FANOUT_LIVE", "20", "10", "of those, how many keep following `*` while operations update (the rest stay connected, unsubscribed)"),
         ("FANOUT_OPS / FANOUT_HZ / FANOUT_SECONDS", "100 / 10 / 10", "100 / 10 / 5", "operations, updates a second each, measured seconds (after a 3 s warm-up, `FANOUT_WARMUP`)"),
-        ("REST_SECONDS / REST_CONNECTIONS / REST_ROUNDS", "6 / 32 / 3", "3 / 32 / 1", "wrk duration, connections, alternating rounds"),
+        ("REST_SECONDS / REST_CONNECTIONS / REST_ROUNDS", "6 / 32 / 5", "3 / 32 / 1", "wrk duration, connections, alternating rounds"),
+        ("REST_WARMUP_SECONDS", "6", "2", "unrecorded warm-up per target, run twice each, alternating (the JIT settles)"),
         ("MEMORY_OPS / MEMORY_LOGS", "1000 / 100", "200 / 100", "finished operations, log lines each"),
     ):
         w("| `" + row[0].replace(" / ", "` / `") + "` | " + " | ".join(row[1:]) + " |")
