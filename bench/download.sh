@@ -10,19 +10,22 @@
 #   hoist-quiet   the same with HOIST_PROGRESS_INTERVAL_MS=10000: progress reports 10 s apart, the
 #                 nearest thing to "progress off" (there is no switch to turn it off)
 # Both Hoists run side by side for the whole benchmark, each warmed up first with one unmeasured
-# 256 MiB download and one of the measured file itself (JIT: 256 MiB left the compiler busy in the
-# measured runs); the order of the four rotates every round. Then, for benchmark 5, OVERHEAD_PAIRS more
+# 256 MiB download and DL_WARMUPS of the measured file itself (JIT: with 256 MiB the compiler was busy
+# in the measured runs; with one more, the first two rounds still were: a JVM here takes 3-4 downloads
+# of 2 GiB to settle, 4.8, 3.9, 3.6, then 3.1 s); the order of the four rotates every round. Then, for benchmark 5, OVERHEAD_PAIRS more
 # pairs of the two Hoists back to back, in alternating order (ABBA), with nothing else in between:
 # the overhead is the median of the ratios within each pair (the rounds above count as pairs too).
 # Writes $PARTS/download.jsonl (one line per transfer) and $PARTS/download.json.
 #
-# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5), OVERHEAD_PAIRS (default 6).
+# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5), DL_WARMUPS (default 2),
+# OVERHEAD_PAIRS (default 6).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 install_cleanup
 
 SIZE=${DL_SIZE:-$((2 << 30))}
 RUNS=${DL_RUNS:-5}
+WARMUPS=${DL_WARMUPS:-2}
 PAIRS=${OVERHEAD_PAIRS:-6}
 REPO=bench/big
 
@@ -55,9 +58,11 @@ for h in "$HOIST_ON_URL $HOIST_ON_PID $dest/hoist" "$HOIST_OFF_URL $HOIST_OFF_PI
   "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model bench/warm-up --stop-at loading >/dev/null \
     || die "warm-up download failed"
   rm -rf "$3/hub"
-  "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model "$REPO" --stop-at loading >/dev/null \
-    || die "warm-up download failed"
-  rm -rf "$3/hub"
+  for _ in $(seq 1 "$WARMUPS"); do
+    "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model "$REPO" --stop-at loading >/dev/null \
+      || die "warm-up download failed"
+    rm -rf "$3/hub"
+  done
 done
 log "download: Hoists warmed up"
 

@@ -93,6 +93,7 @@ def render(results, rows, table, charts, rel):
     w("| variable | default | QUICK=1 | meaning |\n|---|---|---|---|")
     for row in (
         ("DL_SIZE / DL_RUNS", "2 GiB / 5", "256 MiB / 1", "download file size / rounds (each round: curl, aria2c, Hoist, Hoist with progress every 10 s)"),
+        ("DL_WARMUPS", "2", "1", "unmeasured downloads of the file itself by each Hoist first (the JIT settles)"),
         ("OVERHEAD_PAIRS", "6", "2", "extra back-to-back pairs of the two Hoists for benchmark 5 (progress overhead)"),
         ("LOAD_SIZE / LOAD_RUNS", "4 GiB / 2", "512 MiB / 1", "load file size / runs per page-cache state"),
         ("FANOUT_CONNECTIONS", "10000", "1000", "WebSocket connections, all subscribed to `*` while idle"),
