@@ -421,7 +421,10 @@ def main():
     a = ap.parse_args()
 
     machine, _ = load(a.parts, "machine")
-    results = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    # When the run ended (its last part written), so a page re-rendered later still dates the run.
+    ended = max((os.path.getmtime(os.path.join(a.parts, n)) for n in os.listdir(a.parts)), default=None)
+    results = {"generated_at": (datetime.fromtimestamp(ended, timezone.utc) if ended else datetime.now(timezone.utc))
+               .isoformat(timespec="seconds"),
                "command": a.command, "machine": machine or {}, "benchmarks": {}, "errors": {}}
     rows = []
     for name, fn in (("download", download_rows), ("load", load_rows), ("fanout", fanout_rows),
