@@ -85,9 +85,9 @@ final class Operation {
   JsonArray children;
 
   /**
-   * {@link #toJson()} encoded, as of {@link #textSeq}. Every change is published, and publishing
-   * moves {@code seq}, so the reads between two changes (REST polling) share one encoding. The one
-   * change that is not published, the resource sample, drops it ({@link #sampled}).
+   * {@link #toJson()} encoded, as of {@link #textSeq}. Changes are published, and publishing moves
+   * {@code seq}, so the reads between two changes (REST polling) share one encoding. A change that is
+   * not published (a resource sample, a parent's summed bytes) must call {@link #changedQuietly}.
    */
   private String text;
   private long textSeq;
@@ -187,10 +187,15 @@ final class Operation {
     return text;
   }
 
+  /** A change that is not published: the next read encodes the operation again. */
+  void changedQuietly() {
+    text = null;
+  }
+
   /** The machine's resources, sampled while it runs: shown on the next read, published with the next change. */
   void sampled(JsonObject machine) {
     resources = machine;
-    text = null;
+    changedQuietly();
   }
 
   JsonObject toJson() {

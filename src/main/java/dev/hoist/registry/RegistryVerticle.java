@@ -655,6 +655,8 @@ public class RegistryVerticle extends VerticleBase {
     parent.bytesDone = done;
     parent.bytesTotal = total;
     parent.bytesPerSecond = rate;
+    // The children's bytes move the parent's without a change to publish; reads show them at once.
+    parent.changedQuietly();
     int n = rows.size();
     if (least != null) {
       if (!parent.isActive()) {

@@ -275,6 +275,23 @@ class RegistryVerticleTest {
     assertThat(published.stream().skip(publishedBefore).filter(p -> id.equals(p.getString(OPERATION_ID)))).isEmpty();
   }
 
+  @Test
+  void aParentsSummedBytesAreInTheNextTextReadThoughNothingIsPublished() throws Exception {
+    deploy(new JsonObject());
+    String parent = request(OPS_CREATE, new JsonObject().put(MODEL_NAME, "demo-tiny").put(NODES, "all")).getString(OPERATION_ID);
+    JsonObject byId = new JsonObject().put(OPERATION_ID, parent);
+    waitUntil(Duration.ofSeconds(10), () -> get(parent).getJsonArray(CHILDREN).getJsonObject(0).getString(OPERATION_ID) != null);
+    String child = get(parent).getJsonArray(CHILDREN).getJsonObject(0).getString(OPERATION_ID);
+    report(child, "downloading", KIND_PROGRESS, new JsonObject().put(BYTES_DONE, 1000).put(BYTES_TOTAL, 10_000_000));
+    waitUntil(Duration.ofSeconds(10), () -> new JsonObject(text(OPS_GET, byId)).getJsonObject(STAGE).getLong(BYTES_DONE) == 1000);
+    int publishedBefore = published.size();
+    // Too few bytes to move the child's progress: the parent's rows are the same, so nothing of it is published.
+    report(child, "downloading", KIND_PROGRESS, new JsonObject().put(BYTES_DONE, 2000).put(BYTES_TOTAL, 10_000_000));
+    assertThat(new JsonObject(text(OPS_GET, new JsonObject().put(OPERATION_ID, child))).getJsonObject(STAGE).getLong(BYTES_DONE)).isEqualTo(2000);
+    assertThat(new JsonObject(text(OPS_GET, byId)).getJsonObject(STAGE).getLong(BYTES_DONE)).isEqualTo(2000);
+    assertThat(published.stream().skip(publishedBefore).filter(p -> parent.equals(p.getString(OPERATION_ID)))).isEmpty();
+  }
+
   private static String sampledAt(String operation) {
     JsonObject resources = new JsonObject(operation).getJsonObject(STAGE).getJsonObject("resources");
     return resources == null ? null : resources.getString("sampled_at");
