@@ -21,8 +21,8 @@ every verticle on one event loop (an experiment, `VertxOptions.setEventLoopPoolS
 
 Not met in the run below, and why: the download against curl (see section 1; the ceiling measured in the third
 round still holds: a bare download-and-hash pipeline reached about curl's speed and no more). The JIT is part of the
-rest of the gap: even after the two warm-ups, the compiler threads took 1.2 CPU s in the first measured round and
-0.2–0.8 s in later ones, and the overhead pairs run after the five rounds were faster (2.96–3.54 s, most near 3.15 s)
+rest of the gap: even after the two warm-ups, the compiler threads took 1.0–1.2 CPU s in the first measured round
+and 0.25–1.7 s in later ones, and the overhead pairs run after the five rounds were faster (2.96–3.54 s, most near 3.15 s)
 than the rounds themselves (3.36–3.64 s).
 
 The fan-out code did not change in this round; its p99 was 117 ms in the run before and 74 ms in this one. Run alone
