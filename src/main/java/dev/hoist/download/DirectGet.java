@@ -92,7 +92,7 @@ final class DirectGet implements FileAnswer {
     boolean tls = "https".equalsIgnoreCase(uri.getScheme());
     String host = uri.getHost();
     String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-    int port = uri.getPort() >= 0 ? uri.getPort() : tls ? 443 : 80;
+    int port = HubFiles.port(uri);
     ConnectOptions options = new ConnectOptions().setHost(bare).setPort(port).setSsl(tls);
     if (tls && !bare.contains(":") && !bare.matches("[0-9.]+")) {
       options.setSniServerName(bare);

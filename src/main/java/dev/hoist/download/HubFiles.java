@@ -133,6 +133,7 @@ final class HubFiles {
     });
   }
 
+  /** scheme://host:port, lower case, the port spelled out: two URIs of one origin give the same text. */
   private static String origin(URI u) {
     return (u.getScheme() == null ? "" : u.getScheme().toLowerCase()) + "://" + (u.getHost() == null ? "" : u.getHost().toLowerCase())
         + ":" + port(u);
@@ -153,12 +154,11 @@ final class HubFiles {
 
   static boolean sameOrigin(String a, String b) {
     URI x = URI.create(a);
-    URI y = URI.create(b);
-    return x.getScheme() != null && x.getScheme().equalsIgnoreCase(y.getScheme()) && x.getHost() != null
-        && x.getHost().equalsIgnoreCase(y.getHost()) && port(x) == port(y);
+    return x.getScheme() != null && x.getHost() != null && origin(x).equals(origin(URI.create(b)));
   }
 
-  private static int port(URI u) {
+  /** The URI's port, or its scheme's default. */
+  static int port(URI u) {
     return u.getPort() >= 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
   }
 }
