@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,15 @@ class PrefixHasherTest {
     return b;
   }
 
+  /** The partial file the hasher reads back from. */
+  private FileChannel open() throws Exception {
+    return FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+  }
+
+  private static RemoteFile lfs(byte[] data) throws Exception {
+    return new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
+  }
+
   private static void write(FileChannel ch, PrefixHasher hasher, byte[] content, int from, int to) throws Exception {
     ByteBuffer bytes = ByteBuffer.wrap(content, from, to - from);
     ch.write(bytes.duplicate(), from);
@@ -34,8 +44,8 @@ class PrefixHasherTest {
   @Test
   void aStreamWrittenInOrderIsHashedFromMemoryAlone() throws Exception {
     byte[] data = content(300_000);
-    RemoteFile f = new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
-    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    RemoteFile f = lfs(data);
+    try (FileChannel ch = open()) {
       PrefixHasher hasher = new PrefixHasher(f, ch);
       for (int pos = 0; pos < data.length; pos += 65_536) {
         write(ch, hasher, data, pos, Math.min(data.length, pos + 65_536));
@@ -48,8 +58,8 @@ class PrefixHasherTest {
   @Test
   void rangesWrittenOutOfOrderAreReadBackOnlyForWhatArrivedAheadOfThePrefix() throws Exception {
     byte[] data = content(400_000);
-    RemoteFile f = new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
-    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    RemoteFile f = lfs(data);
+    try (FileChannel ch = open()) {
       PrefixHasher hasher = new PrefixHasher(f, ch);
       write(ch, hasher, data, 300_000, 400_000); // the last range first
       write(ch, hasher, data, 100_000, 150_000); // half of the second
@@ -66,7 +76,7 @@ class PrefixHasherTest {
   void bytesLeftByAnEarlierRunAreHashedOnceOnResume() throws Exception {
     byte[] data = content(200_000);
     RemoteFile f = new RemoteFile("config.json", data.length, gitSha1(data), null);
-    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    try (FileChannel ch = open()) {
       ch.write(ByteBuffer.wrap(data, 0, 120_000), 0);
       PrefixHasher hasher = new PrefixHasher(f, ch);
       hasher.alreadyWritten(0, 120_000);
@@ -80,8 +90,8 @@ class PrefixHasherTest {
   @Test
   void aGapLeftUnwrittenCannotPassAsTheWholeFile() throws Exception {
     byte[] data = content(100_000);
-    RemoteFile f = new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
-    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    RemoteFile f = lfs(data);
+    try (FileChannel ch = open()) {
       PrefixHasher hasher = new PrefixHasher(f, ch);
       write(ch, hasher, data, 0, 40_000);
       write(ch, hasher, data, 60_000, 100_000);
@@ -92,11 +102,11 @@ class PrefixHasherTest {
   @Test
   void bytesThatContinueThePrefixAreHashedBeforeTheyAreOnDiskOthersOnlyOnceTheyAre() throws Exception {
     byte[] data = content(300_000);
-    RemoteFile f = new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data));
-    try (FileChannel ch = FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    RemoteFile f = lfs(data);
+    try (FileChannel ch = open()) {
       PrefixHasher hasher = new PrefixHasher(f, ch);
-      java.util.List<ByteBuffer> first = java.util.List.of(ByteBuffer.wrap(data, 0, 100_000));
-      java.util.List<ByteBuffer> last = java.util.List.of(ByteBuffer.wrap(data, 200_000, 100_000));
+      List<ByteBuffer> first = List.of(ByteBuffer.wrap(data, 0, 100_000));
+      List<ByteBuffer> last = List.of(ByteBuffer.wrap(data, 200_000, 100_000));
       // Ahead of the prefix: not taken (it could be read back before it is written), nothing recorded.
       assertThat(hasher.hashIfNext(200_000, last)).isFalse();
       assertThat(hasher.hashIfNext(0, first)).as("continues the prefix: hashed from memory, not yet on disk").isTrue();
