@@ -1,6 +1,7 @@
 package dev.hoist.download;
 
 import io.netty.buffer.ByteBuf;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -15,9 +16,9 @@ import java.util.function.LongConsumer;
 /**
  * Writes one response body into a partial blob file from a given position, on worker threads: the
  * event loop only queues buffers. Buffers that arrive while a write is under way are written together
- * in the next one, so the number of thread hops falls as the rate rises.
+ * in the next one, so the number of writes falls as the rate rises.
  *
- * <p>Two stages, each one task at a time, run on workers: <b>write</b> (direct buffers — what the lean
+ * <p>Two stages run on workers, each one batch at a time: <b>write</b> (direct buffers — what the lean
  * reader, {@link DirectGet}, hands over — are written as they are; heap buffers from the HTTP client are
  * gathered into a per-thread direct buffer and written with one positional write per MiB, the copy the
  * JDK would make anyway) and <b>hash</b> (the batch handed to the file's {@link PrefixHasher}, in file
@@ -28,40 +29,57 @@ import java.util.function.LongConsumer;
  * counts as written ({@code onWritten}, which moves the resume point, and for the queue bound) once it
  * is both on disk and hashed, in order.
  *
+ * <p>Each stage, once started, goes on to its next batch on its own worker: it does not wait for the
+ * event loop between batches. On two cores the event loop is often busy reading (or not running at
+ * all) just when a stage finishes, and a trip through it for every batch left the writer and the
+ * hasher idle for that long. The event loop hears of finished batches afterwards, several at a time,
+ * and does the bookkeeping: releasing buffers, {@code onWritten}, the drain and failure handlers.
+ *
  * <p>The sink owns the buffers it is given and releases each once its batch is done (or dropped after
- * a failure, never while a task still reads it): the lean reader's come from Netty's pool. The queue
+ * a failure, never while a stage still reads it): the lean reader's come from Netty's pool. The queue
  * is bounded: {@link #isFull()} tells the reader to pause, {@link #drainHandler} to resume. Several
- * sinks (one per connection) may write disjoint ranges of the same file at once.
- * Everything but the two stages' bodies runs on the event loop that owns the sink.
+ * sinks (one per connection) may write disjoint ranges of the same file at once. The state the
+ * stages share with the event loop is guarded by the sink's lock, never held during I/O or hashing.
  */
 final class BlobSink {
 
   private static final long HIGH_WATER = 16L << 20;
   private static final long LOW_WATER = 4L << 20;
   private static final int STAGING = 1 << 20;
+  /**
+   * How long one worker task of a stage goes on before it hands over to a fresh task: a steady
+   * download keeps a stage busy for minutes, and Vert.x reports a worker task that long as blocked.
+   */
+  private static final long STAGE_TASK_NANOS = 500_000_000L;
   /** Per worker thread: where a batch is gathered for one write system call per MiB. */
   private static final ThreadLocal<ByteBuffer> STAGING_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(STAGING));
 
-  private final Vertx vertx;
+  private final Context owner;
   private final FileChannel channel;
   private final PrefixHasher hasher;
   private final LongConsumer onWritten;
-  /** Where the next batch goes (event loop). */
+
+  // Guarded by this: shared by the event loop and the two stages.
+  /** Where the next batch goes. */
   private long nextAt;
   private List<ByteBuf> pending = new ArrayList<>();
   /** Batches not yet both written and hashed, in file order. */
   private final ArrayDeque<Batch> batches = new ArrayDeque<>();
-  private long queued;
-  /** The batches a write or hash task is working on (their buffers must not be released meanwhile). */
-  private Batch writing;
-  private Batch hashing;
+  private boolean writerRunning;
+  private boolean hasherRunning;
+  private boolean settleScheduled;
   private Throwable failure;
+
+  // The event loop's own.
+  private long queued;
+  private boolean failureReported;
   private Runnable drainHandler;
   private java.util.function.Consumer<Throwable> failureHandler = err -> { };
   private Promise<Void> flushed;
 
+  /** Created on the event loop that owns it: everything but the two stages runs there. */
   BlobSink(Vertx vertx, FileChannel channel, long position, PrefixHasher hasher, LongConsumer onWritten) {
-    this.vertx = vertx;
+    this.owner = vertx.getOrCreateContext();
     this.channel = channel;
     this.nextAt = position;
     this.hasher = hasher;
@@ -70,13 +88,21 @@ final class BlobSink {
 
   /** Queues {@code buffer}'s readable bytes; the sink releases it. */
   void write(ByteBuf buffer) {
-    if (failure != null || flushed != null) {
-      buffer.release();
-      return;
+    boolean start;
+    synchronized (this) {
+      if (failure != null || flushed != null) {
+        start = false;
+        buffer.release();
+      } else {
+        pending.add(buffer);
+        queued += buffer.readableBytes();
+        start = !writerRunning;
+        writerRunning |= start;
+      }
     }
-    pending.add(buffer);
-    queued += buffer.readableBytes();
-    kick();
+    if (start) {
+      owner.executeBlocking(this::writeStage, false);
+    }
   }
 
   boolean isFull() {
@@ -100,99 +126,190 @@ final class BlobSink {
     if (flushed == null) {
       flushed = Promise.promise();
     }
-    kick();
+    settle();
     return flushed.future();
   }
 
-  private void kick() {
-    if (failure != null) {
-      release(pending);
-      pending.clear();
-      batches.removeIf(b -> {
-        if (b == writing || b == hashing) {
-          return false; // released when its task ends
+  // ------------------------------------------------------------------ the stages (workers)
+
+  /** Worker: writes batch after batch, each made of everything queued when it starts, until none is left. */
+  private Void writeStage() {
+    long began = System.nanoTime();
+    while (true) {
+      Batch batch;
+      synchronized (this) {
+        if (failure != null || pending.isEmpty()) {
+          writerRunning = false;
+          break;
         }
-        release(b.buffers);
-        return true;
-      });
-    }
-    if (writing == null && failure == null && !pending.isEmpty()) {
-      Batch batch = new Batch(nextAt, pending);
-      pending = new ArrayList<>();
-      nextAt += batch.length;
-      batches.add(batch);
-      writing = batch;
-      vertx.executeBlocking(() -> writeBatch(batch), false).onComplete(ar -> {
-        writing = null;
-        if (ar.failed()) {
-          fail(ar.cause());
+        if (System.nanoTime() - began > STAGE_TASK_NANOS) {
+          owner.executeBlocking(this::writeStage, false); // still running: a fresh task goes on
+          break;
+        }
+        batch = new Batch(nextAt, pending);
+        pending = new ArrayList<>();
+        nextAt += batch.length;
+        batches.add(batch);
+        batch.writing = true;
+        startHasherIfIdle(); // it may hash this batch while it is being written
+      }
+      Throwable error = null;
+      try {
+        writeBatch(batch);
+      } catch (Throwable e) {
+        error = e;
+      }
+      synchronized (this) {
+        batch.writing = false;
+        if (error != null) {
+          fail(error);
         } else {
           batch.written = true;
+          startHasherIfIdle(); // a batch that could not be hashed early waited for this
         }
-        kick();
-      });
-    }
-    if (hashing == null && failure == null) {
-      Batch next = firstNotHashed();
-      // In file order: a batch that continues the hashed prefix is hashed while it is being written
-      // (from the same memory); any other waits until it is on disk, as the hasher may read it back.
-      if (next != null && (next.written || !next.triedEarly)) {
-        hashing = next;
-        boolean early = !next.written;
-        vertx.executeBlocking(() -> early ? hasher.hashIfNext(next.at, next.views) : hasher.written(next.at, next.views), false)
-            .onComplete(ar -> {
-              hashing = null;
-              if (ar.failed()) {
-                fail(ar.cause());
-              } else if (ar.result()) {
-                next.hashed = true;
-              } else {
-                next.triedEarly = true;
-              }
-              kick();
-            });
       }
+      scheduleSettle();
     }
-    boolean freed = false;
-    while (failure == null && !batches.isEmpty() && batches.peek().written && batches.peek().hashed) {
-      Batch done = batches.poll();
-      release(done.buffers);
-      queued -= done.length;
-      onWritten.accept(done.length);
-      freed = true;
-    }
-    if (freed && queued < LOW_WATER && drainHandler != null) {
-      Runnable handler = drainHandler;
-      drainHandler = null;
-      handler.run();
-    }
-    if (flushed != null && writing == null && hashing == null
-        && (failure != null || (pending.isEmpty() && batches.isEmpty()))) {
-      if (failure != null) {
-        flushed.tryFail(failure);
-      } else {
-        flushed.tryComplete();
+    scheduleSettle();
+    return null;
+  }
+
+  /** Worker: hashes the batches in file order, from memory while they are written if it can. */
+  private Void hashStage() {
+    long began = System.nanoTime();
+    while (true) {
+      Batch next;
+      boolean early;
+      synchronized (this) {
+        next = failure == null ? hashable() : null;
+        if (next == null) {
+          hasherRunning = false;
+          break;
+        }
+        if (System.nanoTime() - began > STAGE_TASK_NANOS) {
+          owner.executeBlocking(this::hashStage, false);
+          break;
+        }
+        early = !next.written;
+        next.hashing = true;
       }
+      Throwable error = null;
+      boolean hashed = false;
+      try {
+        hashed = early ? hasher.hashIfNext(next.at, next.views) : hasher.written(next.at, next.views);
+      } catch (Throwable e) {
+        error = e;
+      }
+      synchronized (this) {
+        next.hashing = false;
+        if (error != null) {
+          fail(error);
+        } else if (hashed) {
+          next.hashed = true;
+        } else {
+          next.triedEarly = true;
+        }
+      }
+      scheduleSettle();
+    }
+    scheduleSettle();
+    return null;
+  }
+
+  /** Under the lock: starts the hash stage if it is idle and has something to do. */
+  private void startHasherIfIdle() {
+    if (!hasherRunning && failure == null && hashable() != null) {
+      hasherRunning = true;
+      owner.executeBlocking(this::hashStage, false);
     }
   }
 
-  /** The first batch, in file order, not yet hashed (kicked for every buffer received: a loop, not a stream). */
-  private Batch firstNotHashed() {
+  /**
+   * Under the lock: the first batch, in file order, not yet hashed, if the hasher may take it now (it
+   * is on disk, or it was not yet tried from memory). A loop, not a stream: called for every batch.
+   */
+  private Batch hashable() {
     for (Batch b : batches) {
       if (!b.hashed) {
-        return b;
+        return b.written || !b.triedEarly ? b : null;
       }
     }
     return null;
   }
 
+  /** Under the lock: the first failure wins; nothing more is queued or will drain. */
   private void fail(Throwable cause) {
     if (failure == null) {
       failure = cause;
-      // Nothing more is queued or will drain: a paused reader must not wait for a drain that never comes.
-      queued = 0;
-      drainHandler = null;
-      failureHandler.accept(cause);
+    }
+  }
+
+  /** Tells the event loop that batches moved on: once, however many stages finish before it runs. */
+  private void scheduleSettle() {
+    synchronized (this) {
+      if (settleScheduled) {
+        return;
+      }
+      settleScheduled = true;
+    }
+    owner.runOnContext(v -> settle());
+  }
+
+  // ------------------------------------------------------------------ bookkeeping (event loop)
+
+  /** Releases what is done (or dropped after a failure), reports it, and answers the handlers and the flush. */
+  private void settle() {
+    List<Batch> done = new ArrayList<>();
+    List<ByteBuf> dropped = new ArrayList<>();
+    Throwable failed;
+    boolean idle;
+    synchronized (this) {
+      settleScheduled = false;
+      failed = failure;
+      if (failed == null) {
+        while (!batches.isEmpty() && batches.peek().written && batches.peek().hashed) {
+          done.add(batches.poll());
+        }
+      } else {
+        dropped.addAll(pending);
+        pending.clear();
+        batches.removeIf(b -> {
+          if (b.writing || b.hashing) {
+            return false; // released once its stage lets go of it
+          }
+          dropped.addAll(b.buffers);
+          return true;
+        });
+      }
+      idle = !writerRunning && !hasherRunning && pending.isEmpty() && batches.isEmpty();
+    }
+    release(dropped);
+    if (failed != null) {
+      if (!failureReported) {
+        failureReported = true;
+        // Nothing more will drain: a paused reader must not wait for a drain that never comes.
+        queued = 0;
+        drainHandler = null;
+        failureHandler.accept(failed);
+      }
+    } else if (!done.isEmpty()) {
+      for (Batch b : done) {
+        release(b.buffers);
+        queued -= b.length;
+        onWritten.accept(b.length);
+      }
+      if (queued < LOW_WATER && drainHandler != null) {
+        Runnable handler = drainHandler;
+        drainHandler = null;
+        handler.run();
+      }
+    }
+    if (flushed != null && idle) {
+      if (failed != null) {
+        flushed.tryFail(failed);
+      } else {
+        flushed.tryComplete();
+      }
     }
   }
 
@@ -246,10 +363,14 @@ final class BlobSink {
     final List<ByteBuffer> views = new ArrayList<>();
     final List<ByteBuf> buffers;
     final long length;
+    // Guarded by the sink's lock.
     boolean written;
     boolean hashed;
     /** The hasher could not take it before it was on disk (it does not continue the hashed prefix). */
     boolean triedEarly;
+    /** A stage is reading its buffers: they must not be released. */
+    boolean writing;
+    boolean hashing;
 
     Batch(long at, List<ByteBuf> buffers) {
       this.at = at;

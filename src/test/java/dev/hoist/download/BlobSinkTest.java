@@ -24,6 +24,7 @@ import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,9 +71,61 @@ class BlobSinkTest {
     }
   }
 
+  @Test
+  void theStagesGoOnToTheNextBatchWithoutWaitingForTheEventLoop() throws Exception {
+    byte[] data = new byte[3 * (256 << 10)];
+    new Random(11).nextBytes(data);
+    int third = data.length / 3;
+    try (HeldWrites file = new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE,
+        StandardOpenOption.READ, StandardOpenOption.WRITE))) {
+      PrefixHasher hasher = new PrefixHasher(new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data)), file);
+      AtomicLong written = new AtomicLong();
+      Context loop = vertx.getOrCreateContext();
+      Promise<Void> flushed = Promise.promise();
+      AtomicReference<BlobSink> sink = new AtomicReference<>();
+      loop.runOnContext(v -> {
+        sink.set(new BlobSink(vertx, file, 0, hasher, written::addAndGet));
+        sink.get().write(Unpooled.directBuffer(third).writeBytes(data, 0, third));
+      });
+      assertThat(file.entered.await(10, TimeUnit.SECONDS)).as("the first batch's write began (and is held)").isTrue();
+      CountDownLatch queued = new CountDownLatch(1);
+      loop.runOnContext(v -> { // these two make the next batch
+        sink.get().write(Unpooled.directBuffer(third).writeBytes(data, third, third));
+        sink.get().write(Unpooled.directBuffer(third).writeBytes(data, 2 * third, third));
+        sink.get().flush().onComplete(flushed);
+        queued.countDown();
+      });
+      assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();
+
+      // The event loop is busy (under the 2 s after which Vert.x would call it blocked) while the held
+      // write ends: the writer and the hasher must go on to the next batch by themselves.
+      CountDownLatch loopFree = new CountDownLatch(1);
+      loop.runOnContext(v -> {
+        try {
+          loopFree.await(1500, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      file.release.countDown();
+      try {
+        waitUntil(Duration.ofMillis(1200), () -> file.bytesWritten.get() == data.length && hasher.hashed() == data.length);
+        assertThat(written.get()).as("the bookkeeping is the event loop's: it waits").isZero();
+      } finally {
+        loopFree.countDown();
+      }
+
+      await(flushed.future());
+      assertThat(written.get()).isEqualTo(data.length);
+      assertThat(hasher.finish()).isEqualTo(sha256(data));
+      assertThat(Files.readAllBytes(dir.resolve("f"))).isEqualTo(data);
+    }
+  }
+
   /** A file channel whose positional writes wait until {@link #release}. */
   private static final class HeldWrites extends FileChannel {
     final CountDownLatch release = new CountDownLatch(1);
+    final CountDownLatch entered = new CountDownLatch(1);
     final AtomicLong bytesWritten = new AtomicLong();
     private final FileChannel file;
 
@@ -82,6 +135,7 @@ class BlobSinkTest {
 
     @Override
     public int write(ByteBuffer src, long position) throws IOException {
+      entered.countDown();
       try {
         if (!release.await(30, TimeUnit.SECONDS)) {
           throw new IOException("the test never released the write");
