@@ -9,15 +9,18 @@
 #                 downloading -> loading, CPU = the JVM's CPU time over that window (/proc/PID/stat)
 #   hoist-quiet   the same with HOIST_PROGRESS_INTERVAL_MS=10000: progress reports 10 s apart, the
 #                 nearest thing to "progress off" (there is no switch to turn it off)
-# Both Hoists run side by side for the whole benchmark, each warmed up first with one unmeasured
-# 256 MiB download and DL_WARMUPS of the measured file itself (JIT: with 256 MiB the compiler was busy
-# in the measured runs; with one more, the first two rounds still were: a JVM here takes 3-4 downloads
-# of 2 GiB to settle, 4.8, 3.9, 3.6, then 3.1 s); the order of the four rotates every round. Then, for benchmark 5, OVERHEAD_PAIRS more
+# Both Hoists run side by side for the whole benchmark, each warmed up first with one 256 MiB download
+# and DL_WARMUPS of the measured file itself, so the rounds measure a running service, not its JIT: a
+# JVM here takes 4-5 downloads of 2 GiB to settle (4.8, 3.9, 3.6, 3.2, then 3.0 s), and with two
+# warm-ups the compiler threads still took 0.3-1.3 CPU s in the measured rounds against ~0.1 s later.
+# The warm-ups of the 2 GiB file are recorded too (tools warm-up and warm-up-quiet, round = the
+# warm-up's number): the first one is what a freshly started Hoist does, shown next to the goal.
+# The order of the four rotates every round. Then, for benchmark 5, OVERHEAD_PAIRS more
 # pairs of the two Hoists back to back, in alternating order (ABBA), with nothing else in between:
 # the overhead is the median of the ratios within each pair (the rounds above count as pairs too).
 # Writes $PARTS/download.jsonl (one line per transfer) and $PARTS/download.json.
 #
-# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5), DL_WARMUPS (default 2),
+# Env: DL_SIZE (bytes, default 2 GiB), DL_RUNS (rounds, default 5), DL_WARMUPS (default 4),
 # OVERHEAD_PAIRS (default 6).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -25,7 +28,7 @@ install_cleanup
 
 SIZE=${DL_SIZE:-$((2 << 30))}
 RUNS=${DL_RUNS:-5}
-WARMUPS=${DL_WARMUPS:-2}
+WARMUPS=${DL_WARMUPS:-4}
 PAIRS=${OVERHEAD_PAIRS:-6}
 REPO=bench/big
 
@@ -51,21 +54,6 @@ HOIST_ON_PID=$HOIST_PID HOIST_ON_URL=$HOIST_URL
 start_hoist dl-quiet "$dest/hoist-quiet" HOIST_PROGRESS_INTERVAL_MS=10000
 HOIST_OFF_PID=$HOIST_PID HOIST_OFF_URL=$HOIST_URL
 
-# A fresh JVM compiles the download path while it runs its first download (seen here: several CPU
-# seconds in the JIT's threads): each Hoist first fetches a 256 MiB file, not measured.
-for h in "$HOIST_ON_URL $HOIST_ON_PID $dest/hoist" "$HOIST_OFF_URL $HOIST_OFF_PID $dest/hoist-quiet"; do
-  set -- $h
-  "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model bench/warm-up --stop-at loading >/dev/null \
-    || die "warm-up download failed"
-  rm -rf "$3/hub"
-  for _ in $(seq 1 "$WARMUPS"); do
-    "$PY" "$LIB/hoist_op.py" --base "$1" --pid "$2" --model "$REPO" --stop-at loading >/dev/null \
-      || die "warm-up download failed"
-    rm -rf "$3/hub"
-  done
-done
-log "download: Hoists warmed up"
-
 runs="$PARTS/download.jsonl"
 : >"$runs"
 
@@ -73,6 +61,25 @@ record() { # record TOOL ROUND JSON
   "$PY" -c 'import json,sys; d=json.loads(sys.argv[3]); d.update(tool=sys.argv[1], round=int(sys.argv[2]), bytes=int(sys.argv[4])); print(json.dumps(d))' \
     "$1" "$2" "$3" "$SIZE" >>"$runs"
 }
+
+# A fresh JVM compiles the download path while it runs its first downloads (seen here: several CPU
+# seconds in the JIT's threads): each Hoist first fetches a 256 MiB file, then the measured one
+# DL_WARMUPS times, recorded apart from the rounds.
+warm_up() { # warm_up TOOL URL PID DATA
+  local out
+  "$PY" "$LIB/hoist_op.py" --base "$2" --pid "$3" --model bench/warm-up --stop-at loading >/dev/null \
+    || die "warm-up download failed"
+  rm -rf "$4/hub"
+  for k in $(seq 1 "$WARMUPS"); do
+    out=$("$PY" "$LIB/hoist_op.py" --base "$2" --pid "$3" --model "$REPO" --stop-at loading) \
+      || die "warm-up download failed: $out"
+    rm -rf "$4/hub"
+    record "$1" "$k" "$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"seconds": d["download_s"], "cpu_s": d["download_cpu_s"]}))' "$out")"
+  done
+}
+warm_up warm-up "$HOIST_ON_URL" "$HOIST_ON_PID" "$dest/hoist"
+warm_up warm-up-quiet "$HOIST_OFF_URL" "$HOIST_OFF_PID" "$dest/hoist-quiet"
+log "download: Hoists warmed up"
 
 run_curl() {
   local out
