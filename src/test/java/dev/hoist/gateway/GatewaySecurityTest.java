@@ -169,18 +169,59 @@ class GatewaySecurityTest {
   @Test
   void aSilentWebSocketPeerIsClosedAfterTheIdleTimeout() throws Exception {
     int port = start(new JsonObject().put(HoistConfig.WS_IDLE_SECONDS, 3)).httpPort();
-    // A raw TCP client that completes the handshake, then never answers a ping.
+    RawWebSocket peer = rawWebSocket(port); // never answers a ping
+    long start = System.nanoTime();
+    waitUntil(Duration.ofSeconds(10), peer.closed::get);
+    assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1_500L, 8_000L);
+  }
+
+  @Test
+  void eachConnectionIsPingedWhenItIsDueNotInASweepsBurst() throws Exception {
+    // Pings every 4 s (a third of the idle time). Two connections opened 400 ms apart must get their
+    // first pings about 400 ms apart: pings that wait for a sweep once a second arrive together or a
+    // second apart, and with thousands of connections that is a burst.
+    int port = start(new JsonObject().put(HoistConfig.WS_IDLE_SECONDS, 12)).httpPort();
+    RawWebSocket first = rawWebSocket(port);
+    Thread.sleep(400);
+    RawWebSocket second = rawWebSocket(port);
+    long opened = second.openedNanos - first.openedNanos;
+    waitUntil(Duration.ofSeconds(8), () -> first.firstPingNanos.get() != 0 && second.firstPingNanos.get() != 0);
+    long apart = second.firstPingNanos.get() - first.firstPingNanos.get();
+    assertThat((apart - opened) / 1_000_000).as("pings %d ms apart, connections opened %d ms apart",
+        apart / 1_000_000, opened / 1_000_000).isBetween(-150L, 150L);
+    assertThat((first.firstPingNanos.get() - first.openedNanos) / 1_000_000).isBetween(3_800L, 4_500L);
+  }
+
+  /** A WebSocket client on a raw TCP socket: it completes the handshake and then only listens. */
+  private static final class RawWebSocket {
+    final StringBuilder seen = new StringBuilder();
+    final AtomicBoolean closed = new AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicLong firstPingNanos = new java.util.concurrent.atomic.AtomicLong();
+    long openedNanos;
+  }
+
+  private RawWebSocket rawWebSocket(int port) throws Exception {
+    RawWebSocket peer = new RawWebSocket();
     NetSocket socket = await(vertx.createNetClient().connect(port, "127.0.0.1"));
-    AtomicBoolean closed = new AtomicBoolean();
-    StringBuilder seen = new StringBuilder();
-    socket.handler(b -> seen.append(b.toString(java.nio.charset.StandardCharsets.ISO_8859_1)));
-    socket.closeHandler(v -> closed.set(true));
+    socket.handler(b -> {
+      synchronized (peer.seen) {
+        peer.seen.append(b.toString(java.nio.charset.StandardCharsets.ISO_8859_1));
+        // Hoist's ping: an unmasked ping frame (0x89) with the 5 bytes "hoist".
+        if (peer.seen.indexOf("\u0089\u0005hoist") >= 0) {
+          peer.firstPingNanos.compareAndSet(0, System.nanoTime());
+        }
+      }
+    });
+    socket.closeHandler(v -> peer.closed.set(true));
     socket.write("GET /api/llm/ws HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    waitUntil(Duration.ofSeconds(5), () -> seen.toString().contains("101 Switching Protocols"));
-    long start = System.nanoTime();
-    waitUntil(Duration.ofSeconds(10), closed::get);
-    assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1_500L, 8_000L);
+    waitUntil(Duration.ofSeconds(5), () -> {
+      synchronized (peer.seen) {
+        return peer.seen.indexOf("101 Switching Protocols") >= 0;
+      }
+    });
+    peer.openedNanos = System.nanoTime();
+    return peer;
   }
 
   @Test
