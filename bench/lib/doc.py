@@ -4,7 +4,35 @@
 # What the last round of work on issue #7 changed and what each step gained, measured side by side
 # (old build vs new build, interleaved) on this machine while it was shared; kept here by hand because
 # a single run of the suite cannot measure a "before".
-CHANGES = """## What changed (issue #7, fourth round) and what it gained
+CHANGES = """## What changed (issue #7, fifth round) and what it gained
+
+Going in, the download against curl was the one goal missed (0.87× in the run before), and the fan-out p99 swung
+around its bound between runs (44–117 ms). Each step was measured against the build before it, interleaved, on
+this machine.
+
+| step (commit) | what | before → after |
+|---|---|---|
+| 10. `BlobSink`: each stage goes on by itself (`9115a2f`) | The writer and the hasher used to hand every finished batch back to the event loop, which started the next one. A scheduler trace (`perf sched`) and `/proc/stat` during downloads showed the two cores 17–23 % idle while both stages waited for that trip: on two busy cores the event loop is often reading, or not running at all, just when a stage finishes. Now a stage that finishes a batch takes the next one itself on its own worker (everything queued so far, as before); the event loop hears of finished batches afterwards, several at a time, and does the bookkeeping (releasing buffers, the resume point, the drain and failure handlers). What the stages share with the event loop is guarded by the sink's lock, never held during I/O or hashing; a stage's worker task hands over to a fresh one after 0.5 s, so a long download is not reported as a blocked thread. Test: `BlobSinkTest` holds the event loop busy while a held write ends, and the writer and the hasher must finish the next batch without it (fails with the old sink). | 12 rounds in two runs, old and new build side by side with curl: per-round throughput new/old median **1.09×** (0.96–1.11×). In the quieter run: 2.99 s against 3.30 s, curl 3.02 s. |
+| 11. The download benchmark's own footprint (`341e2af`) | The harness polls Hoist's REST API and samples its CPU during every measured download, and curl has no such company: it now keeps one connection for its polls (one per poll before) and samples `/proc/PID/stat` every 20 ms from a file it keeps open (every 10 ms, reopened, before). Times still come from Hoist's own timeline. | The harness's CPU per download: 0.40–0.47 s → 0.29–0.36 s (`/usr/bin/time`, 3 runs each, alternating). |
+| 12. Warm-ups (`fefec92`) | `DL_WARMUPS` 2 → 4: with two, the compiler threads still took 0.24–1.32 CPU s in the measured rounds (against 0.02–0.68 s in the pairs after them), and rounds with the JIT busy were the slow ones. The warm-ups are now recorded, and the first one — a freshly started Hoist, after its 256 MiB warm-up — is in the table as *a fresh JVM's first download*, shown, not a goal. | Measures the service as it runs; the fresh JVM is 0.89× curl in the run below. |
+| 13. WebSocket pings spread out (`f75e7a1`) | Keep-alive pings went out from a sweep once a second. With 10,000 connections that opened within 8 s of each other, each sweep in those seconds pinged over a thousand connections at once, and their pongs came back at once: the updates to live subscribers waited behind them. Run with pings every 200 s instead of every 20 s (`HOIST_WS_IDLE_SECONDS=600`), the p99 with 10,000 connected was 6–21 ms against 65–72 ms. Now the sweep runs every 100 ms over a queue of the connections in the order their pings are due (a pinged one goes to the back: the order holds without sorting), so it looks only at the due ones and each is pinged within 100 ms of its time. Test: `GatewaySecurityTest` opens two connections 400 ms apart and their first pings must come about 400 ms apart, after one ping period (fails with the old sweep: 993 ms apart). | `bench/fanout.sh`, two runs per build, alternating: p99 with 10,000 connected **75.4–76.1 ms → 10.3–14.2 ms**; Hoist CPU over the drive about the same (8.1–8.3 s against 8.5–8.7 s). |
+
+Where the download's CPU goes now (`perf`, one 2 GiB download after eight warm ones, all of Hoist's threads):
+the sha256 stub 39 % of the samples, the tmpfs write about 20 % (the copy 10 %, page allocation and accounting
+the rest), the copy out of the socket 8 %, the interpreter 1.6 %; nothing else above 1 %. That is the work
+itself: curl reads and writes the same bytes, and Hoist also hashes them, on the second core.
+
+In the run below the download is at curl's speed: 1.01× by the median of the per-round ratios (0.89–1.06×),
+0.97× by the ratio of the median throughputs. curl's own times were 2.78–3.01 s here and 2.49–2.95 s in the run
+before; the goal sits inside that spread, so another run can land on either side of it.
+
+Progress overhead came out at 1.04× (NOISY, leaning over the band) where the runs before gave 0.99–1.01×. Both
+Hoists run the same build; the one with progress every 200 ms sends about 15 reports per download instead of one,
+which cannot cost 3 % of a 2.9 s download (a report is a small event-bus message). Its compiler threads were busier
+in the pairs (0.07–0.50 CPU s against 0.04–0.29 s): two JVMs differ by a few percent from how their JIT compiled
+the same code, and pairs within one run cannot average that out.
+
+## What changed (issue #7, fourth round) and what it gained
 
 REST polling was the goal that sat at its edge (0.64–0.77× of the constant route in the runs before).
 A JFR profile of the polling route put 90 % of the registry thread's Java samples in answering `hoist.ops.get`:
@@ -19,7 +47,7 @@ every verticle on one event loop (an experiment, `VertxOptions.setEventLoopPoolS
 | — (measured, not adopted) | Feeding the sha256 from a reused 64 KiB array instead of `MessageDigest.update(ByteBuffer)` (which copies direct memory 4 KiB at a time, and whose compiled code the JIT threw away and rebuilt during downloads, as `-XX:+PrintCompilation` showed). | 4 rounds against the build before: 3.22–3.47 s against 3.15–3.45 s, within the noise. |
 | — (measured, not adopted) | Netty's native epoll transport instead of NIO for every connection (`netty-transport-native-epoll` for linux-x86_64, `VertxOptions.setPreferNativeTransport`), with no other change. | 4 rounds, the same build with and without it: 3.14–3.59 s against 3.12–3.36 s, no gain. What epoll would bring is `spliceTo` (socket to file inside the kernel), which is a rework of the receive path, not a switch. |
 
-Not met in the run below, and why: the download against curl (see section 1; the ceiling measured in the third
+Not met in that round's run, and why: the download against curl (see section 1; the ceiling measured in the third
 round still holds: a bare download-and-hash pipeline reached about curl's speed and no more). The JIT is part of the
 rest of the gap: even after the two warm-ups, the compiler threads took 1.0–1.2 CPU s in the first measured round
 and 0.25–1.7 s in later ones, and the overhead pairs run after the five rounds were faster (2.96–3.54 s, most near 3.15 s)
@@ -28,7 +56,7 @@ than the rounds themselves (3.36–3.64 s).
 The fan-out code did not change in this round; its p99 was 117 ms in the run before and 74 ms in this one. Run alone
 in between (`bench/fanout.sh`, the build before and this one), it gave 44–67 ms with 10,000 connected and 6–16 ms for
 the 20 live subscribers alone. A run with `-Xlog:gc` showed young-collection pauses of 3–12 ms during the measured
-phase, so the tail is not the collector: it is CPU contention on the two cores with the load generator.
+phase, so the tail is not the collector. (The fifth round found what it was: step 13.)
 
 ## What changed (issue #7, third round) and what it gained
 
@@ -50,7 +78,7 @@ Hoist and the new one seconds apart, 5 rounds, 2 GiB from nginx on loopback into
 | — (measured, not adopted) | Writing and hashing each 128–512 KiB piece on one worker while it is in cache, instead of two stages; deeper queues (32/24 and 64/48 MiB instead of 16/4) and smaller write batches (2–4 MiB). | Fused: about 10 % less CPU but slower (one thread then does both, 3.7 s of work in series). Queues and batches: within the noise. |
 | — (measured, to find the ceiling) | A bare Java pipeline with nothing else in it (blocking `SocketChannel` into 16 × 1 MiB direct buffers, a writer thread, a hasher thread; no Vert.x, no progress, no resume). | 2.77–2.98 s for the same 2 GiB against curl's 2.98–3.18 s in the same minutes: **about 1.0× curl is the ceiling** for *download + sha256* on these 2 cores, because sha256 alone takes ~0.8 CPU s/GB in the JVM (measured apart: 1.3–1.4 GB/s), the tmpfs write ~0.65, the socket read ~0.5, and nginx shares the two cores. A receive straight into a memory-mapped file was slower (3.4 s: page faults). |
 
-Still **not** met in the run below, and why:
+Still **not** met in that round's run, and why:
 - the download against curl, now at about 0.9× (`curl` does not verify what it fetched; Hoist hashes every byte,
   and the difference to the bare pipeline above is Hoist's own work — progress, resumable ranged state, the event
   loop hand-offs — and the JIT still compiling in measured runs). What would go further: splicing socket to file in
@@ -357,8 +385,9 @@ def render(results, rows, table, charts, rel):
                              f"(p99 {f(ref['latency_ms']['p99'])} ms, minutes earlier): on this shared machine the tail "
                              "follows how busy the machine is at the time more than the idle connections. ")
             text += ("The gateway no longer walks every connection per update (subscribers are indexed by topic), "
-                     "encodes each update once into one buffer that all subscribers' frames share, and pings with one "
-                     "sweep instead of a timer per socket (see \"What changed\"). What remains per update: the registry "
+                     "encodes each update once into one buffer that all subscribers' frames share, and pings each "
+                     "connection when it is due from one 100 ms sweep over a queue in due order, not a timer per "
+                     "socket nor a burst of pings once a second (see \"What changed\", step 13). What remains per update: the registry "
                      "builds and publishes the whole operation (up to 100 log lines) and the event bus deep-copies it "
                      "for each local consumer; the gateway encodes it to JSON once; then one WebSocket frame, written "
                      "and flushed (one `write` system call), per live subscriber — all on one gateway event loop, on "
