@@ -1,6 +1,7 @@
 package dev.hoist.download;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -101,7 +102,7 @@ final class BlobSink {
       }
     }
     if (start) {
-      owner.executeBlocking(this::writeStage, false);
+      startWriter();
     }
   }
 
@@ -132,6 +133,37 @@ final class BlobSink {
 
   // ------------------------------------------------------------------ the stages (workers)
 
+  private void startWriter() {
+    owner.executeBlocking(() -> guarded(this::writeStage, () -> {
+      writerRunning = false;
+      batches.forEach(b -> b.writing = false);
+    }), false);
+  }
+
+  private void startHasher() {
+    owner.executeBlocking(() -> guarded(this::hashStage, () -> {
+      hasherRunning = false;
+      batches.forEach(b -> b.hashing = false);
+    }), false);
+  }
+
+  /**
+   * Runs a stage; should it throw outside the I/O it expects to fail (a bug), the transfer fails and
+   * the stage lets go of its batch (under the lock, {@code letGo}), rather than leave a flush waiting forever.
+   */
+  private Void guarded(java.util.concurrent.Callable<Void> stage, Runnable letGo) {
+    try {
+      return stage.call();
+    } catch (Throwable e) {
+      synchronized (this) {
+        fail(e);
+        letGo.run();
+      }
+      scheduleSettle();
+      return null;
+    }
+  }
+
   /** Worker: writes batch after batch, each made of everything queued when it starts, until none is left. */
   private Void writeStage() {
     long began = System.nanoTime();
@@ -143,7 +175,7 @@ final class BlobSink {
           break;
         }
         if (System.nanoTime() - began > STAGE_TASK_NANOS) {
-          owner.executeBlocking(this::writeStage, false); // still running: a fresh task goes on
+          startWriter(); // still running: a fresh task goes on
           break;
         }
         batch = new Batch(nextAt, pending);
@@ -187,7 +219,7 @@ final class BlobSink {
           break;
         }
         if (System.nanoTime() - began > STAGE_TASK_NANOS) {
-          owner.executeBlocking(this::hashStage, false);
+          startHasher();
           break;
         }
         early = !next.written;
@@ -220,7 +252,7 @@ final class BlobSink {
   private void startHasherIfIdle() {
     if (!hasherRunning && failure == null && hashable() != null) {
       hasherRunning = true;
-      owner.executeBlocking(this::hashStage, false);
+      startHasher();
     }
   }
 
@@ -351,9 +383,10 @@ final class BlobSink {
     staging.clear();
   }
 
+  /** Releases each buffer; one released already (a caller's bug) is logged by Netty, not thrown into the bookkeeping. */
   private static void release(List<ByteBuf> buffers) {
     for (ByteBuf b : buffers) {
-      b.release();
+      ReferenceCountUtil.safeRelease(b);
     }
   }
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
@@ -119,6 +120,35 @@ class BlobSinkTest {
       assertThat(written.get()).isEqualTo(data.length);
       assertThat(hasher.finish()).isEqualTo(sha256(data));
       assertThat(Files.readAllBytes(dir.resolve("f"))).isEqualTo(data);
+    }
+  }
+
+  @Test
+  void aStageThatBreaksOutsideItsIoFailsTheFlushInsteadOfLeavingItWaiting() throws Exception {
+    byte[] data = new byte[64 << 10];
+    try (HeldWrites file = new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE,
+        StandardOpenOption.READ, StandardOpenOption.WRITE))) {
+      PrefixHasher hasher = new PrefixHasher(new RemoteFile("model.safetensors", 2L * data.length, "0".repeat(40), sha256(data)), file);
+      Context loop = vertx.getOrCreateContext();
+      Promise<Void> flushed = Promise.promise();
+      AtomicReference<BlobSink> sink = new AtomicReference<>();
+      loop.runOnContext(v -> {
+        sink.set(new BlobSink(vertx, file, 0, hasher, n -> { }));
+        sink.get().write(Unpooled.directBuffer(data.length).writeBytes(data));
+      });
+      assertThat(file.entered.await(10, TimeUnit.SECONDS)).isTrue();
+      loop.runOnContext(v -> {
+        // A caller's bug: a buffer released after it was handed over. The writer meets it when it
+        // makes the next batch, outside the write it expects to fail.
+        io.netty.buffer.ByteBuf broken = Unpooled.directBuffer(data.length).writeBytes(data);
+        sink.get().write(broken);
+        broken.release();
+        sink.get().flush().onComplete(flushed);
+      });
+      file.release.countDown();
+      Throwable error = flushed.future().transform(ar -> Future.succeededFuture(ar.cause()))
+          .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS); // waits forever without the guard
+      assertThat(error).as("the flush fails").isNotNull();
     }
   }
 
