@@ -13,6 +13,7 @@ this machine.
 | step (commit) | what | before → after |
 |---|---|---|
 | 10. `BlobSink`: each stage goes on by itself (`9115a2f`) | The writer and the hasher used to hand every finished batch back to the event loop, which started the next one. A scheduler trace (`perf sched`) and `/proc/stat` during downloads showed the two cores 17–23 % idle while both stages waited for that trip: on two busy cores the event loop is often reading, or not running at all, just when a stage finishes. Now a stage that finishes a batch takes the next one itself on its own worker (everything queued so far, as before); the event loop hears of finished batches afterwards, several at a time, and does the bookkeeping (releasing buffers, the resume point, the drain and failure handlers). What the stages share with the event loop is guarded by the sink's lock, never held during I/O or hashing; a stage's worker task hands over to a fresh one after 0.5 s, so a long download is not reported as a blocked thread. Test: `BlobSinkTest` holds the event loop busy while a held write ends, and the writer and the hasher must finish the next batch without it (fails with the old sink). | 12 rounds in two runs, old and new build side by side with curl: per-round throughput new/old median **1.09×** (0.96–1.11×). In the quieter run: 2.99 s against 3.30 s, curl 3.02 s. |
+| 10b. `BlobSink` queue bound (`b7e3c3e`) | With the stages going on by themselves, the queue's bound mattered again: the reader paused at 16 MiB not yet written and hashed and read again only below 4 MiB. Now 32 MiB and 24 MiB: on two busy cores a stage or the event loop is off the CPU for milliseconds at a time, and the other stage needs bytes queued meanwhile. The price: up to 32 MiB of direct memory per connection (plus one read burst) while the disk is slower than the network. (Tried in the third round, deeper queues were within the noise: then every batch still waited for the event loop.) | 8 rounds in each order against 16/4 MiB: faster in 15 of 16, per-round time ratio median **0.89** (0.83–1.04); median 2.86 s against 3.19 s. 16/12 MiB, tried in a third run of 6 rounds, came between the two. |
 | 11. The download benchmark's own footprint (`341e2af`) | The harness polls Hoist's REST API and samples its CPU during every measured download, and curl has no such company: it now keeps one connection for its polls (one per poll before) and samples `/proc/PID/stat` every 20 ms from a file it keeps open (every 10 ms, reopened, before). Times still come from Hoist's own timeline. | The harness's CPU per download: 0.40–0.47 s → 0.29–0.36 s (`/usr/bin/time`, 3 runs each, alternating). |
 | 12. Warm-ups (`fefec92`) | `DL_WARMUPS` 2 → 4: with two, the compiler threads still took 0.24–1.32 CPU s in the measured rounds (against 0.02–0.68 s in the pairs after them), and rounds with the JIT busy were the slow ones. The warm-ups are now recorded, and the first one — a freshly started Hoist, after its 256 MiB warm-up — is in the table as *a fresh JVM's first download*, shown, not a goal. | Measures the service as it runs; the fresh JVM is 0.89× curl in the run below. |
 | 13. WebSocket pings spread out (`f75e7a1`) | Keep-alive pings went out from a sweep once a second. With 10,000 connections that opened within 8 s of each other, each sweep in those seconds pinged over a thousand connections at once, and their pongs came back at once: the updates to live subscribers waited behind them. Run with pings every 200 s instead of every 20 s (`HOIST_WS_IDLE_SECONDS=600`), the p99 with 10,000 connected was 6–21 ms against 65–72 ms. Now the sweep runs every 100 ms over a queue of the connections in the order their pings are due (a pinged one goes to the back: the order holds without sorting), so it looks only at the due ones and each is pinged within 100 ms of its time. Test: `GatewaySecurityTest` opens two connections 400 ms apart and their first pings must come about 400 ms apart, after one ping period (fails with the old sweep: 993 ms apart). | `bench/fanout.sh`, two runs per build, alternating: p99 with 10,000 connected **75.4–76.1 ms → 10.3–14.2 ms**; Hoist CPU over the drive about the same (8.1–8.3 s against 8.5–8.7 s). |
@@ -22,18 +23,19 @@ the sha256 stub 39 % of the samples, the tmpfs write about 20 % (the copy 10 %, 
 the rest), the copy out of the socket 8 %, the interpreter 1.6 %; nothing else above 1 %. That is the work
 itself: curl reads and writes the same bytes, and Hoist also hashes them, on the second core.
 
-In the run below the download is at curl's speed: 1.01× by the median of the per-round ratios (0.89–1.06×),
-0.97× by the ratio of the median throughputs. curl's own times were 2.78–3.01 s here and 2.49–2.95 s in the run
-before; the goal sits inside that spread, so another run can land on either side of it.
+In the run below the download is faster than curl: 1.11× by the median of the per-round ratios (1.00–1.14×, every
+round at least even), 746 against 705 MB/s by the medians, while it verifies every byte and curl verifies none. In the
+run before step 10b (at `f75e7a1`, the page's previous version) it was 1.01× (0.89–1.06×), and at `fefec92` 0.95×:
+curl's own times spread by 8–15 % within a run, which is about the margin over the goal. A freshly started Hoist
+does its first 2 GiB at 0.93× curl here (0.89× before), while its JIT compiles the download path.
 
-Progress overhead came out at 1.04× (NOISY, leaning over the band) where the runs before gave 0.99–1.01×. Both
-Hoists run the same build; the one with progress every 200 ms sends about 15 reports per download instead of one,
-which cannot cost 3 % of a 2.9 s download (a report is a small event-bus message). Its compiler threads were busier
-in the pairs (0.07–0.50 CPU s against 0.04–0.29 s): two JVMs differ by a few percent from how their JIT compiled
-the same code, and pairs within one run cannot average that out. Measured apart right after (the same build, two
-JVMs, 8 alternating rounds, then again with the JVMs started in the other order): progress on ÷ off, median of the
-rounds, 0.987× and 1.002× (single rounds 0.91–1.07×) — no overhead to see, and a spread that 11 pairs cannot narrow
-to ±3 %.
+Progress overhead stays NOISY: 1.01× in the run below (per pair 0.92–1.07×), 1.04× in the run at `f75e7a1`, 0.99–1.01×
+in the runs before. Both Hoists run the same build; the one with progress every 200 ms sends about 15 reports per
+download instead of one, a few small event-bus messages that cannot cost 3 % of a 2.9 s download. Measured apart
+(the same build, two JVMs, 8 alternating rounds, then again with the JVMs started in the other order): progress on ÷
+off, median of the rounds, 0.987× and 1.002× (single rounds 0.91–1.07×). Two JVMs of one build differ by a few
+percent from how their JIT compiled the same code, more than 11 pairs can narrow to ±3 %: the verdict rule says
+NOISY rather than guess.
 
 ## What changed (issue #7, fourth round) and what it gained
 
