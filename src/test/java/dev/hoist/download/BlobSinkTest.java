@@ -46,9 +46,8 @@ class BlobSinkTest {
   void bytesThatContinueTheHashedPrefixAreHashedWhileTheirWriteIsStillUnderWay() throws Exception {
     byte[] data = new byte[256 << 10];
     new Random(7).nextBytes(data);
-    try (HeldWrites file = new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE,
-        StandardOpenOption.READ, StandardOpenOption.WRITE))) {
-      PrefixHasher hasher = new PrefixHasher(new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data)), file);
+    try (HeldWrites file = heldFile()) {
+      PrefixHasher hasher = hasherOf(data, data.length, file);
       AtomicLong written = new AtomicLong();
       Context loop = vertx.getOrCreateContext();
       Promise<Void> flushed = Promise.promise();
@@ -77,9 +76,8 @@ class BlobSinkTest {
     byte[] data = new byte[3 * (256 << 10)];
     new Random(11).nextBytes(data);
     int third = data.length / 3;
-    try (HeldWrites file = new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE,
-        StandardOpenOption.READ, StandardOpenOption.WRITE))) {
-      PrefixHasher hasher = new PrefixHasher(new RemoteFile("model.safetensors", data.length, "0".repeat(40), sha256(data)), file);
+    try (HeldWrites file = heldFile()) {
+      PrefixHasher hasher = hasherOf(data, data.length, file);
       AtomicLong written = new AtomicLong();
       Context loop = vertx.getOrCreateContext();
       Promise<Void> flushed = Promise.promise();
@@ -126,9 +124,8 @@ class BlobSinkTest {
   @Test
   void aStageThatBreaksOutsideItsIoFailsTheFlushInsteadOfLeavingItWaiting() throws Exception {
     byte[] data = new byte[64 << 10];
-    try (HeldWrites file = new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE,
-        StandardOpenOption.READ, StandardOpenOption.WRITE))) {
-      PrefixHasher hasher = new PrefixHasher(new RemoteFile("model.safetensors", 2L * data.length, "0".repeat(40), sha256(data)), file);
+    try (HeldWrites file = heldFile()) {
+      PrefixHasher hasher = hasherOf(data, 2L * data.length, file);
       Context loop = vertx.getOrCreateContext();
       Promise<Void> flushed = Promise.promise();
       AtomicReference<BlobSink> sink = new AtomicReference<>();
@@ -150,6 +147,17 @@ class BlobSinkTest {
           .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS); // waits forever without the guard
       assertThat(error).as("the flush fails").isNotNull();
     }
+  }
+
+  /** The test's file, its writes held until the test releases them. */
+  private HeldWrites heldFile() throws IOException {
+    return new HeldWrites(FileChannel.open(dir.resolve("f"), StandardOpenOption.CREATE, StandardOpenOption.READ,
+        StandardOpenOption.WRITE));
+  }
+
+  /** A hasher for an LFS file of {@code size} bytes whose expected sha256 is that of {@code data}. */
+  private static PrefixHasher hasherOf(byte[] data, long size, FileChannel file) {
+    return new PrefixHasher(new RemoteFile("model.safetensors", size, "0".repeat(40), sha256(data)), file);
   }
 
   /** A file channel whose positional writes wait until {@link #release}. */
