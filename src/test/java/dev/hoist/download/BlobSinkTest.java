@@ -156,7 +156,7 @@ class BlobSinkTest {
   }
 
   /** A hasher for an LFS file of {@code size} bytes whose expected sha256 is that of {@code data}. */
-  private static PrefixHasher hasherOf(byte[] data, long size, FileChannel file) {
+  private static PrefixHasher hasherOf(byte[] data, long size, FileChannel file) throws Exception {
     return new PrefixHasher(new RemoteFile("model.safetensors", size, "0".repeat(40), sha256(data)), file);
   }
 
