@@ -742,11 +742,7 @@ public class RegistryVerticle extends VerticleBase {
   private void get(Message<JsonObject> msg) {
     try {
       Operation op = find(msg.body());
-      if (asText(msg)) {
-        msg.reply(op.toText());
-      } else {
-        msg.reply(op.toJson());
-      }
+      msg.reply(asText(msg) ? op.toText() : op.toJson());
     } catch (RuntimeException e) {
       Failures.reply(msg, e);
     }
